@@ -1,0 +1,1 @@
+"""Putright deadlines service."""

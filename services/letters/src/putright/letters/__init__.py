@@ -1,0 +1,1 @@
+"""Putright letters service."""

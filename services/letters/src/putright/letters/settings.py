@@ -1,0 +1,20 @@
+"""Letters' configuration, from the environment."""
+
+from pydantic import Field
+
+from putright.shared.settings import ServiceSettings
+
+
+class LettersSettings(ServiceSettings):
+    """Settings of the letters service, including how to reach the mail server."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_start_tls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "complaints@putright.invalid"
+    message_id_domain: str = "putright.invalid"
+    send_poll_seconds: float = Field(default=0.5, gt=0)

@@ -1,0 +1,1 @@
+"""Putright shared: the event contract and delivery guarantees every service uses."""

@@ -1,0 +1,154 @@
+"""Idempotent consumers: each event is applied at most once per consumer, in the same
+transaction that records its id, and the Kafka offset is committed only afterwards.
+
+A redelivered event (after a crash between the database commit and the offset
+commit, or a rebalance) finds its id recorded and is skipped. An event that keeps
+failing is retried a bounded number of times, then sent to the dead-letter topic
+with the error, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, Uuid, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from putright.shared.events import Event, EventData, UnknownEventTypeError, parse_event
+from putright.shared.topics import DEAD_LETTER_SUFFIX
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
+
+
+def processed_event_table(metadata: MetaData) -> Table:
+    """The ids of the events each consumer has applied, declared in a service's metadata."""
+    return Table(
+        "processed_event",
+        metadata,
+        Column("consumer", String(100), nullable=False),
+        Column("event_id", Uuid, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+class Outcome(StrEnum):
+    """What happened to one message."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a message came from, for the dead-letter record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+
+
+@dataclass
+class Consumer:
+    """Applies events to a service's database exactly once, or dead-letters them."""
+
+    name: str
+    sessions: async_sessionmaker[AsyncSession]
+    processed: Table
+    broker: KafkaBroker
+    handlers: dict[type[EventData], Handler] = field(default_factory=dict)
+    max_attempts: int = 5
+    backoff_seconds: float = 0.2
+    after_commit: Callable[[], None] = lambda: None
+
+    def on(self, *data_types: type[EventData]) -> Callable[[Handler], Handler]:
+        """Register a handler for one or more event types."""
+
+        def register(handler: Handler) -> Handler:
+            for data_type in data_types:
+                self.handlers[data_type] = handler
+            return handler
+
+        return register
+
+    async def process(self, raw: bytes, origin: Origin) -> Outcome:
+        """Apply one message, retrying a bounded number of times, else dead-letter it."""
+        try:
+            event = parse_event(raw)
+        except (ValidationError, UnknownEventTypeError, ValueError) as error:
+            await self.dead_letter(raw, origin, reason=f"invalid event: {error}", attempts=0)
+            return Outcome.DEAD_LETTERED
+        handler = self.handlers.get(type(event.data))
+        if handler is None:
+            return Outcome.IGNORED
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                outcome = await self._apply_once(event, handler)
+            except Exception as error:
+                logger.warning(
+                    "consumer %s failed on event %s (attempt %d)",
+                    self.name,
+                    event.id,
+                    attempt,
+                    exc_info=True,
+                )
+                if attempt == self.max_attempts:
+                    await self.dead_letter(raw, origin, reason=repr(error), attempts=attempt)
+                    return Outcome.DEAD_LETTERED
+                await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            else:
+                if outcome is Outcome.APPLIED:
+                    self.after_commit()
+                return outcome
+        raise AssertionError("unreachable")
+
+    async def _apply_once(self, event: Event[Any], handler: Handler) -> Outcome:
+        async with self.sessions() as session, session.begin():
+            if not await self._record(session, event):
+                return Outcome.DUPLICATE
+            await handler(session, event)
+        return Outcome.APPLIED
+
+    async def _record(self, session: AsyncSession, event: Event[Any]) -> bool:
+        """Record the event id; False when this consumer has applied it before."""
+        dialect = session.bind.dialect.name if session.bind else "postgresql"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(self.processed)
+            .values(consumer=self.name, event_id=event.id)
+            .on_conflict_do_nothing()
+        )
+        result = await (await session.connection()).execute(statement)
+        return bool(result.rowcount)
+
+    async def dead_letter(self, raw: bytes, origin: Origin, *, reason: str, attempts: int) -> None:
+        """Publish the untouched message to its topic's dead-letter topic, with why."""
+        logger.error("dead-lettering a message from %s: %s", origin.topic, reason[:500])
+        await self.broker.publish(
+            raw,
+            topic=origin.topic + DEAD_LETTER_SUFFIX,
+            key=origin.key,
+            headers={
+                "x-dead-letter-reason": reason[:2000],
+                "x-consumer": self.name,
+                "x-attempts": str(attempts),
+                "x-original-topic": origin.topic,
+                "x-original-partition": str(origin.partition),
+                "x-original-offset": str(origin.offset),
+            },
+        )

@@ -1,0 +1,45 @@
+"""Kafka wiring shared by the services: the broker and idempotent subscriptions."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from putright.shared.consumer import Consumer, Origin
+
+
+def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
+    """A broker whose producer waits for every in-sync replica and never duplicates on retry."""
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+    )
+
+
+def subscribe(broker: KafkaBroker, consumer: Consumer, *topics: str, description: str) -> None:
+    """Feed `topics` to `consumer` in its own consumer group, committing offsets only
+    after the consumer's database transaction (a failure to do so redelivers)."""
+
+    async def handle(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple), "subscriptions are not batched"
+        await consumer.process(
+            message.body,
+            Origin(
+                topic=record.topic, partition=record.partition, offset=record.offset, key=record.key
+            ),
+        )
+
+    handle.__name__ = f"{consumer.name}_consumer"
+    broker.subscriber(
+        *topics,
+        group_id=consumer.name,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{consumer.name}:{','.join(topics)}",
+        description=description,
+    )(handle)
