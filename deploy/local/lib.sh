@@ -29,10 +29,12 @@ apt_install() {
     [ "$(id -u)" -eq 0 ] || die "need root to apt-get install $*"
     if [ "$_APT_UPDATED" -eq 0 ]; then
         log "installing missing packages: $*"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        # Wait for another apt run (e.g. unattended upgrades) rather than fail.
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
         _APT_UPDATED=1
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 \
+        -o DPkg::Lock::Timeout=600 \
         --no-install-recommends "$@" >&2
 }
 

@@ -28,10 +28,21 @@ install_missing() {
     if [ -z "$(pg_bindir)" ] || ! command -v psql >/dev/null 2>&1; then
         missing+=(postgresql)
     fi
+    local package
+    while read -r package; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+            || missing+=("$package")
+    done < <(listed_packages)
     if [ "${#missing[@]}" -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
     ensure_java  # exports JAVA_HOME if an older Java is first on PATH
+}
+
+# Debian packages the services and tests need beyond Java, Maven and PostgreSQL
+# (a browser for page tests, libraries for PDFs), one per line in apt-packages.txt.
+listed_packages() {
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PUTRIGHT_DEPLOY_DIR/apt-packages.txt" 2>/dev/null || true
 }
 
 # If DATABASE_URL points elsewhere, postgres.sh start is a no-op and the env

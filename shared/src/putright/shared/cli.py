@@ -10,7 +10,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from putright.shared.migrations import upgrade
+from putright.shared.observability import configure_logging, configure_tracing
 from putright.shared.settings import ServiceSettings
+
+# Kubernetes waits terminationGracePeriodSeconds (45 s in deploy/) before killing a pod.
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def main(
@@ -29,6 +33,8 @@ def main(
     serve.add_argument("--migrate", action="store_true", help="migrate first (development)")
     arguments = parser.parse_args()
     settings = settings_class()
+    configure_logging(name)
+    configure_tracing(name)
     if arguments.command == "migrate" or arguments.migrate:
         asyncio.run(upgrade(f"putright.{name}", url=settings.database_url, schema=name))
     if arguments.command == "serve":

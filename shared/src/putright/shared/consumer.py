@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.shared.events import Event, EventData, UnknownEventTypeError, parse_event
+from putright.shared.observability import DEAD_LETTERED, EVENTS_CONSUMED, consuming
 from putright.shared.topics import DEAD_LETTER_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Origin:
     partition: int
     offset: int
     key: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass
@@ -96,6 +98,14 @@ class Consumer:
         handler = self.handlers.get(type(event.data))
         if handler is None:
             return Outcome.IGNORED
+        with consuming(f"{self.name} {event.type}", origin.headers, str(event.correlation_id)):
+            outcome = await self._apply_with_retries(raw, origin, event, handler)
+        EVENTS_CONSUMED.labels(self.name, outcome.value).inc()
+        return outcome
+
+    async def _apply_with_retries(
+        self, raw: bytes, origin: Origin, event: Event[Any], handler: Handler
+    ) -> Outcome:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 outcome = await self._apply_once(event, handler)
@@ -139,6 +149,7 @@ class Consumer:
     async def dead_letter(self, raw: bytes, origin: Origin, *, reason: str, attempts: int) -> None:
         """Publish the untouched message to its topic's dead-letter topic, with why."""
         logger.error("dead-lettering a message from %s: %s", origin.topic, reason[:500])
+        DEAD_LETTERED.labels(self.name).inc()
         await self.broker.publish(
             raw,
             topic=origin.topic + DEAD_LETTER_SUFFIX,

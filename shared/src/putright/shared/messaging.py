@@ -30,7 +30,11 @@ def subscribe(broker: KafkaBroker, consumer: Consumer, *topics: str, description
         await consumer.process(
             message.body,
             Origin(
-                topic=record.topic, partition=record.partition, offset=record.offset, key=record.key
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                headers=tuple(record.headers),
             ),
         )
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from putright.shared.db import is_postgres
 from putright.shared.events import Event
 from putright.shared.events.envelope import utc_now
+from putright.shared.observability import EVENTS_PUBLISHED, current_trace_context
 from putright.shared.topics import Topics, stream_of
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_type", String(200), nullable=False),
         Column("correlation_id", Uuid, nullable=False),
         Column("payload", Text, nullable=False),
+        # W3C trace context of the change that staged the event, so a trace follows the
+        # complaint across services although the relay publishes it later.
+        Column("trace_context", JSON, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
         Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
@@ -68,9 +73,10 @@ def outbox_table(metadata: MetaData) -> Table:
 class Outbox:
     """Stages events inside a service's transactions and relays them to Kafka."""
 
-    def __init__(self, table: Table, topics: Topics) -> None:
+    def __init__(self, table: Table, topics: Topics, *, service: str = "") -> None:
         self.table = table
         self.topics = topics
+        self.service = service
         self._wake = asyncio.Event()
 
     async def stage(self, session: AsyncSession, *events: Event[Any]) -> None:
@@ -88,6 +94,7 @@ class Outbox:
                     "event_type": event.type,
                     "correlation_id": event.correlation_id,
                     "payload": event.model_dump_json(),
+                    "trace_context": current_trace_context(),
                 }
                 for event in events
             ],
@@ -118,6 +125,7 @@ class Outbox:
                 .where(self.table.c.id.in_([row.id for row in rows]))
                 .values(published_at=utc_now())
             )
+        EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
     async def _take_relay_lock(self, connection: Any) -> bool:
@@ -188,6 +196,7 @@ async def publish_rows(broker: KafkaBroker, rows: Sequence[Any]) -> None:
                 topic=row.topic,
                 key=row.key.encode(),
                 headers={
+                    **(row.trace_context or {}),
                     "ce_id": str(row.event_id),
                     "ce_type": row.event_type,
                     "correlation_id": str(row.correlation_id),

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import MetaData, Table
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
+from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +25,7 @@ from putright.shared.consumer import Consumer, processed_event_table
 from putright.shared.db import create_engine, session_maker, transaction
 from putright.shared.events import Event
 from putright.shared.messaging import create_broker, subscribe
+from putright.shared.observability import HTTP_LATENCY, OUTBOX_BACKLOG
 from putright.shared.outbox import Outbox, outbox_table
 from putright.shared.settings import ServiceSettings
 from putright.shared.topics import Stream
@@ -33,6 +38,10 @@ def delivery_tables(metadata: MetaData) -> tuple[Table, Table]:
     return outbox_table(metadata), processed_event_table(metadata)
 
 
+async def _alive() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 class Runtime:
     """One service's connections and delivery machinery."""
 
@@ -42,7 +51,7 @@ class Runtime:
         self.engine: AsyncEngine = create_engine(settings.database_url, schema=name)
         self.sessions: async_sessionmaker[AsyncSession] = session_maker(self.engine)
         self.broker = create_broker(settings.kafka_bootstrap_servers, client_id=f"putright-{name}")
-        self.outbox = Outbox(metadata.tables["outbox"], settings.topics)
+        self.outbox = Outbox(metadata.tables["outbox"], settings.topics, service=name)
         self.processed = metadata.tables["processed_event"]
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -80,6 +89,37 @@ class Runtime:
         """Run a coroutine for the life of the service, cancelled at shutdown."""
         self._tasks.append(asyncio.create_task(coroutine))
 
+    def instrument(self, app: FastAPI) -> None:
+        """Give the app liveness, readiness and metrics endpoints, and time every request."""
+        app.get("/healthz", include_in_schema=False)(_alive)
+        app.get("/readyz", include_in_schema=False)(self._ready)
+        app.mount("/metrics", make_asgi_app())
+        app.middleware("http")(self._time_request)
+
+    async def _ready(self) -> JSONResponse:
+        checks = {"database": await self._database_ok(), "kafka": await self.broker.ping(timeout=2)}
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({name: "ok" if ok else "down" for name, ok in checks.items()}, status)
+
+    async def _database_ok(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def _time_request(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        HTTP_LATENCY.labels(
+            self.name, request.method, getattr(route, "path", "unmatched"), response.status_code
+        ).observe(time.perf_counter() - started)
+        return response
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start the broker and the outbox relay; stop them, then the database, on exit."""
@@ -93,6 +133,7 @@ class Runtime:
             )
         )
         self.start_background(self._purge_outbox_hourly())
+        self.start_background(self._observe_outbox())
         try:
             yield
         finally:
@@ -102,6 +143,12 @@ class Runtime:
             self._tasks.clear()
             await self.broker.stop()
             await self.engine.dispose()
+
+    async def _observe_outbox(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                OUTBOX_BACKLOG.labels(self.name).set(await self.outbox.backlog(self.engine))
+            await asyncio.sleep(15)
 
     async def _purge_outbox_hourly(self) -> None:
         while True:
