@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 LOCAL_ENV := .local/env
 
-.PHONY: demo test setup infra down lint typecheck schemas
+.PHONY: demo test setup infra down lint typecheck docs
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -25,10 +25,12 @@ lint: setup
 	uv run ruff format --check .
 
 typecheck: setup
-	uv run mypy shared/src services/intake/src services/deadlines/src services/letters/src services/reporting/src tests
+	uv run mypy src shared/src services/intake/src services/deadlines/src services/letters/src services/reporting/src tests
 
-schemas: setup
+docs: setup
 	uv run python -m putright.shared.events.schemas
+	uv run python -m putright.platform.catalogue
+	uv run python -m putright.platform.asyncapi
 
 test: setup infra lint typecheck
 	source $(LOCAL_ENV) && uv run pytest

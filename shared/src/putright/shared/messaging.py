@@ -44,6 +44,6 @@ def subscribe(broker: KafkaBroker, consumer: Consumer, *topics: str, description
         group_id=consumer.name,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        title=f"{consumer.name}:{','.join(topics)}",
+        title=consumer.name,
         description=description,
     )(handle)

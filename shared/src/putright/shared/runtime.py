@@ -53,6 +53,7 @@ class Runtime:
         self.broker = create_broker(settings.kafka_bootstrap_servers, client_id=f"putright-{name}")
         self.outbox = Outbox(metadata.tables["outbox"], settings.topics, service=name)
         self.processed = metadata.tables["processed_event"]
+        self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task[Any]] = []
 
     def consumer(self, *streams: Stream, description: str) -> Consumer:
@@ -66,6 +67,7 @@ class Runtime:
             backoff_seconds=self.settings.consumer_retry_backoff_seconds,
             after_commit=self.outbox.wake,
         )
+        self.consumers.append(consumer)
         subscribe(
             self.broker,
             consumer,

@@ -1,0 +1,1 @@
+"""The four services composed: one-process runs, the AsyncAPI document, the demo."""
