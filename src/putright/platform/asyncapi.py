@@ -9,9 +9,11 @@ Run `python -m putright.platform.asyncapi` to rewrite `docs/asyncapi.json`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Union
 
+from fastapi import FastAPI
 from faststream.specification import AsyncAPI
 
 from putright.deadlines.app import create_app as create_deadlines
@@ -44,13 +46,16 @@ def stream_schema(stream: Stream) -> Any:
 
 def service_runtimes() -> dict[str, Runtime]:
     """A fresh runtime of each service, with its consumers declared (nothing is started)."""
-    factories = {
+    factories: dict[str, Callable[[], FastAPI]] = {
         "intake": create_intake,
         "deadlines": create_deadlines,
         "letters": create_letters,
         "reporting": create_reporting,
     }
-    return {name: create().state.runtime for name, create in factories.items()}
+    runtimes: dict[str, Runtime] = {
+        name: create().state.runtime for name, create in factories.items()
+    }
+    return runtimes
 
 
 def specification() -> AsyncAPI:

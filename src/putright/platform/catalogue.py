@@ -67,7 +67,7 @@ def field_rows(data_class: type[EventData]) -> list[str]:
 
 def _type_name(field_schema: dict[str, Any]) -> str:
     if "$ref" in field_schema:
-        return field_schema["$ref"].rsplit("/", 1)[-1]
+        return str(field_schema["$ref"]).rsplit("/", 1)[-1]
     if "anyOf" in field_schema:
         return " or ".join(_type_name(option) for option in field_schema["anyOf"])
     if field_schema.get("type") == "array":
