@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -45,12 +46,24 @@ async def _alive() -> dict[str, str]:
 class Runtime:
     """One service's connections and delivery machinery."""
 
-    def __init__(self, name: str, settings: ServiceSettings, metadata: MetaData) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        *,
+        broker: KafkaBroker | None = None,
+    ) -> None:
         self.name = name
         self.settings = settings
         self.engine: AsyncEngine = create_engine(settings.database_url, schema=name)
         self.sessions: async_sessionmaker[AsyncSession] = session_maker(self.engine)
-        self.broker = create_broker(settings.kafka_bootstrap_servers, client_id=f"putright-{name}")
+        # A broker passed in (the embedded mode shares one in-memory broker between the
+        # four services) is started and stopped by whoever passed it.
+        self._owns_broker = broker is None
+        self.broker = broker or create_broker(
+            settings.kafka_bootstrap_servers, client_id=f"putright-{name}"
+        )
         self.outbox = Outbox(metadata.tables["outbox"], settings.topics, service=name)
         self.processed = metadata.tables["processed_event"]
         self.consumers: list[Consumer] = []
@@ -125,7 +138,8 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start the broker and the outbox relay; stop them, then the database, on exit."""
-        await self.broker.start()
+        if self._owns_broker:
+            await self.broker.start()
         self.start_background(
             self.outbox.run_relay(
                 self.engine,
@@ -143,7 +157,8 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
-            await self.broker.stop()
+            if self._owns_broker:
+                await self.broker.stop()
             await self.engine.dispose()
 
     async def _observe_outbox(self) -> None:
