@@ -6,7 +6,7 @@ from putright.shared.settings import ServiceSettings
 
 
 class LettersSettings(ServiceSettings):
-    """Settings of the letters service, including how to reach the mail server."""
+    """Settings of the letters service: the mail server, and how hard to try sending."""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -18,3 +18,11 @@ class LettersSettings(ServiceSettings):
     mail_from: str = "complaints@putright.invalid"
     message_id_domain: str = "putright.invalid"
     send_poll_seconds: float = Field(default=0.5, gt=0)
+    send_max_attempts: int = Field(default=8, ge=1)
+    send_backoff_seconds: float = Field(default=30.0, ge=0)
+    send_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    profile_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a letter waits for its landlord's profile before it goes unbranded.",
+    )

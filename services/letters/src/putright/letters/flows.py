@@ -1,0 +1,329 @@
+"""From events to letters: what letters remember, and which letter each event calls for.
+
+Each handler runs inside the consumer's transaction, so the rows it writes and the
+events it emits commit together with the record that the event was applied. A letter's
+id follows from its complaint, kind and causing event, so a replay finds the same row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from putright.letters.content import LetterFacts, missing_before_rendering, subject_of
+from putright.letters.models import ComplaintFile, Letter, LetterStatus, Organisation
+from putright.letters.settings import LettersSettings
+from putright.shared.consumer import Consumer
+from putright.shared.events import (
+    ComplaintReceived,
+    ComplaintRefused,
+    DeadlineApproaching,
+    DeadlineMissed,
+    Delivery,
+    EscalationRefused,
+    Event,
+    ExtensionNotified,
+    LetterBlocked,
+    LetterKind,
+    OrganisationProfile,
+    Stage1Acknowledged,
+    Stage1Responded,
+    Stage2Acknowledged,
+    Stage2Responded,
+    new_event,
+)
+from putright.shared.events.deadlines import ClockStep
+from putright.shared.events.envelope import DataT
+from putright.shared.events.values import (
+    ContactPreference,
+    LetterFormat,
+    OutstandingAction,
+    PostalAddress,
+    Representative,
+    Resident,
+    Stage,
+)
+from putright.shared.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+SOURCE = "putright/letters"
+
+
+def letter_id(complaint_id: UUID, kind: str, caused_by: UUID) -> UUID:
+    """A letter's id follows from its complaint, kind and cause, so redelivery finds it."""
+    return uuid5(NAMESPACE_URL, f"putright:letter:{complaint_id}:{kind}:{caused_by}")
+
+
+def message_id(letter: UUID, domain: str) -> str:
+    """The deterministic RFC 5322 Message-ID of a letter."""
+    return f"<{letter}@{domain}>"
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Who a letter is written to, and how it reaches them."""
+
+    name: str
+    email: str | None
+    address: PostalAddress | None
+    on_behalf_of: str | None
+    delivery: Delivery
+
+
+def addressee_of(resident: Resident, representative: Representative | None) -> Addressee:
+    """The representative when the resident consented to them receiving letters, else the
+    resident; by email unless there is none or the resident asked for post (and has an
+    address)."""
+    if (
+        representative
+        and representative.receives_correspondence
+        and (representative.email or representative.address)
+    ):
+        return Addressee(
+            name=representative.name,
+            email=representative.email,
+            address=representative.address,
+            on_behalf_of=resident.name,
+            delivery=Delivery.EMAIL if representative.email else Delivery.POST,
+        )
+    wants_post = resident.contact_preference is ContactPreference.POST and resident.address
+    return Addressee(
+        name=resident.name,
+        email=resident.email,
+        address=resident.address,
+        on_behalf_of=None,
+        delivery=Delivery.EMAIL if resident.email and not wants_post else Delivery.POST,
+    )
+
+
+def needs_large_print(resident: Resident) -> bool:
+    """Whether a recorded reasonable adjustment asks for large print (5.10)."""
+    return resident.letter_format is LetterFormat.LARGE_PRINT or any(
+        "large print" in adjustment.casefold() for adjustment in resident.reasonable_adjustments
+    )
+
+
+class Letters:
+    """Writes letter rows (pending, or blocked with a "letter blocked" event)."""
+
+    def __init__(self, runtime: Runtime, settings: LettersSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+
+    async def write(
+        self,
+        session: AsyncSession,
+        *,
+        file: ComplaintFile,
+        kind: LetterKind,
+        cause: Event[Any],
+        **facts: Any,
+    ) -> Letter | None:
+        """Write the letter `cause` calls for, unless this cause has written it already."""
+        identity = letter_id(file.id, kind, cause.id)
+        if await session.get(Letter, identity) is not None:
+            return None
+        resident = Resident.model_validate(file.resident)
+        representative = (
+            Representative.model_validate(file.representative) if file.representative else None
+        )
+        addressee = addressee_of(resident, representative)
+        letter_facts = LetterFacts(
+            reference=file.reference,
+            resident_name=resident.name,
+            addressee_name=addressee.name,
+            on_behalf_of=addressee.on_behalf_of,
+            large_print=needs_large_print(resident),
+            address=addressee.address if addressee.delivery is Delivery.POST else None,
+            **facts,
+        )
+        missing = missing_before_rendering(kind, letter_facts)
+        letter = Letter(
+            id=identity,
+            complaint_id=file.id,
+            organisation_id=file.organisation_id,
+            kind=kind,
+            caused_by_event_id=cause.id,
+            correlation_id=cause.correlation_id,
+            message_id=message_id(identity, self.settings.message_id_domain),
+            delivery=addressee.delivery,
+            recipient=addressee.email if addressee.delivery is Delivery.EMAIL else None,
+            recipient_name=addressee.name,
+            to_representative=addressee.on_behalf_of is not None,
+            subject=subject_of(kind, letter_facts),
+            facts=letter_facts.model_dump(mode="json"),
+            status=LetterStatus.BLOCKED if missing else LetterStatus.PENDING,
+            missing_items=missing,
+        )
+        session.add(letter)
+        if missing:
+            await self.block(session, letter, missing)
+        return letter
+
+    async def block(self, session: AsyncSession, letter: Letter, missing: list[str]) -> None:
+        """Hold a letter back and say which required items it lacks."""
+        logger.warning("letter %s blocked: missing %s", letter.id, missing)
+        letter.status = LetterStatus.BLOCKED
+        letter.missing_items = missing
+        session.add(letter)
+        await self.runtime.emit(
+            session,
+            letter_event(
+                letter,
+                LetterBlocked(
+                    letter_id=letter.id,
+                    kind=LetterKind(letter.kind),
+                    caused_by_event_id=letter.caused_by_event_id,
+                    missing_items=missing,
+                ),
+            ),
+        )
+
+
+def letter_event(letter: Letter, data: DataT) -> Event[DataT]:
+    """An event about a letter, in the correlation chain of the event that caused it."""
+    event = new_event(
+        data, source=SOURCE, subject=letter.complaint_id, organisation_id=letter.organisation_id
+    )
+    return event.model_copy(
+        update={"correlation_id": letter.correlation_id, "causation_id": letter.caused_by_event_id}
+    )
+
+
+async def remember_organisation(session: AsyncSession, event: Event[Any]) -> None:
+    """Keep the landlord's latest profile: the name, contact details and branding."""
+    profile: OrganisationProfile = event.data
+    await session.merge(
+        Organisation(
+            id=event.subject,
+            name=profile.name,
+            sender_email=profile.sender_email,
+            complaints_email=profile.complaints_email,
+            phone=profile.phone,
+            postal_address=profile.postal_address.model_dump(mode="json")
+            if profile.postal_address
+            else None,
+            branding=profile.branding.model_dump(mode="json"),
+        )
+    )
+
+
+async def open_file(session: AsyncSession, event: Event[Any]) -> ComplaintFile:
+    """Start the complaint's file from its receipt: who to write to, and the reference."""
+    received: ComplaintReceived = event.data
+    file = ComplaintFile(
+        id=event.subject,
+        organisation_id=event.organisation_id,
+        reference=received.reference,
+        resident=received.resident.model_dump(mode="json"),
+        representative=received.representative.model_dump(mode="json")
+        if received.representative
+        else None,
+    )
+    return await session.merge(file)
+
+
+def register(consumer: Consumer, letters: Letters) -> None:
+    """Route each event the letters service consumes to its handler."""
+
+    @consumer.on(OrganisationProfile)
+    async def on_profile(session: AsyncSession, event: Event[Any]) -> None:
+        await remember_organisation(session, event)
+
+    @consumer.on(ComplaintReceived)
+    async def on_received(session: AsyncSession, event: Event[Any]) -> None:
+        file = await open_file(session, event)
+        await letters.write(session, file=file, kind=LetterKind.RECEIPT, cause=event)
+
+    @consumer.on(
+        ComplaintRefused,
+        Stage1Acknowledged,
+        ExtensionNotified,
+        Stage1Responded,
+        Stage2Acknowledged,
+        EscalationRefused,
+        Stage2Responded,
+        DeadlineMissed,
+        DeadlineApproaching,
+    )
+    async def on_step(session: AsyncSession, event: Event[Any]) -> None:
+        file = await session.get(ComplaintFile, event.subject)
+        if file is None:
+            logger.warning("no complaint %s for %s; no letter written", event.subject, event.type)
+            return
+        letter = letter_for(file, event.data)
+        if letter is not None:
+            kind, facts = letter
+            await letters.write(session, file=file, kind=kind, cause=event, **facts)
+        session.add(file)
+
+
+def letter_for(file: ComplaintFile, data: Any) -> tuple[LetterKind, dict[str, Any]] | None:
+    """The letter an event calls for and its facts, updating the file on the way."""
+    match data:
+        case ComplaintRefused(reason=reason, explanation=explanation):
+            return LetterKind.REFUSAL, {"exclusion": reason, "reason": explanation}
+        case EscalationRefused(reason=reason, explanation=explanation):
+            return LetterKind.ESCALATION_REFUSAL, {"exclusion": reason, "reason": explanation}
+        case Stage1Acknowledged() | Stage2Acknowledged():
+            file.definition = data.definition.model_dump(mode="json")
+            kind = (
+                LetterKind.STAGE1_ACKNOWLEDGEMENT
+                if isinstance(data, Stage1Acknowledged)
+                else LetterKind.STAGE2_ACKNOWLEDGEMENT
+            )
+            return kind, {"definition": data.definition, "due_on": data.response_due_on}
+        case ExtensionNotified():
+            return LetterKind.EXTENSION, {
+                "stage": data.stage,
+                "due_on": data.new_due_on,
+                "previous_due_on": data.previous_due_on,
+                "reason": data.reason,
+                "update_interval_working_days": data.update_interval_working_days,
+            }
+        case Stage1Responded() | Stage2Responded():
+            known = {action["action_id"]: action for action in file.outstanding_actions}
+            for action in data.response.outstanding_actions:
+                known[str(action.action_id)] = action.model_dump(mode="json")
+            file.outstanding_actions = list(known.values())
+            kind = (
+                LetterKind.STAGE1_RESPONSE
+                if isinstance(data, Stage1Responded)
+                else LetterKind.STAGE2_RESPONSE
+            )
+            return kind, {"response": data.response}
+        case DeadlineMissed() | DeadlineApproaching():
+            return _update_for(file, data)
+    return None
+
+
+RESPONSE_STEPS = {ClockStep.STAGE1_RESPONSE: Stage.ONE, ClockStep.STAGE2_RESPONSE: Stage.TWO}
+
+
+def _update_for(
+    file: ComplaintFile, clock: DeadlineMissed | DeadlineApproaching
+) -> tuple[LetterKind, dict[str, Any]] | None:
+    overdue = isinstance(clock, DeadlineMissed)
+    if clock.step is ClockStep.OUTSTANDING_ACTION:
+        action = next(
+            (
+                OutstandingAction.model_validate(action)
+                for action in file.outstanding_actions
+                if action["action_id"] == str(clock.item_id)
+            ),
+            None,
+        )
+        return LetterKind.OUTSTANDING_ACTION_UPDATE, {"action": action, "overdue": overdue}
+    if overdue and clock.step in RESPONSE_STEPS:
+        return LetterKind.LATE_RESPONSE_UPDATE, {
+            "stage": RESPONSE_STEPS[clock.step],
+            "due_on": clock.due_on,
+            "overdue": True,
+        }
+    if not overdue and clock.step is ClockStep.RESIDENT_UPDATE:
+        return LetterKind.LATE_RESPONSE_UPDATE, {"stage": clock.stage, "overdue": False}
+    return None

@@ -1,0 +1,308 @@
+"""Rendering letters: Jinja2 in a sandbox, one layout, and a check of the Code's items.
+
+A letter's content (which carries the Code's items) is rendered from its kind's template,
+then set in the layout outside every block. A landlord overrides blocks of the layout
+(logo, address, colours, signatory, footer) with its own Jinja source; what a block
+renders passes through nh3 (HTML) or a colour-only CSS filter, so it cannot hide, cover
+or comment out the content. `verify` then reads the rendered letter back and names any
+required item it cannot see: such a letter is blocked, never sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from html.parser import HTMLParser
+from typing import Any
+
+import nh3
+import tinycss2  # type: ignore[import-untyped]
+from jinja2 import PackageLoader, StrictUndefined, Template, TemplateError, nodes, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict
+
+from putright.letters.content import (
+    ALL_OURS,
+    DECISIONS,
+    EXCLUSIONS,
+    NOTHING_OUTSTANDING,
+    OMBUDSMAN_RIGHT,
+    LetterFacts,
+    Ombudsman,
+    RequiredItem,
+    long_date,
+    required_items,
+    subject_of,
+)
+from putright.shared.events import Branding, LetterKind
+from putright.shared.events.values import PostalAddress
+
+OVERRIDABLE_BLOCKS = ("logo", "address", "colours", "signatory", "footer")
+LANDLORD_TAGS = {"p", "br", "strong", "em", "b", "i", "small", "span", "div", "img", "a"}
+LANDLORD_ATTRIBUTES = {"img": {"src", "alt", "width", "height"}, "a": {"href"}}
+COLOUR_PROPERTIES = {
+    "color",
+    "background-color",
+    "border-color",
+    "border-top-color",
+    "border-bottom-color",
+    "border-left-color",
+    "border-right-color",
+}
+CSS_VALUE_TOKENS = {"ident", "hash", "whitespace", "percentage", "number", "dimension", "literal"}
+CSS_FUNCTIONS = {"rgb", "rgba", "hsl", "hsla"}
+LEADS = {
+    "any_time": (
+        "You can contact the Housing Ombudsman Service at any point during your complaint "
+        "for free, independent advice. It usually investigates only once our own process "
+        "has finished, but it can help you and us reach a solution sooner."
+    ),
+    "decision": "The Housing Ombudsman Service is free and independent. You can contact it:",
+    "final": (
+        "If you are still unhappy after this final response, you can ask the Housing "
+        "Ombudsman Service to investigate. It is free and independent."
+    ),
+    "waiting": (
+        "If you are unhappy with how long this is taking, you can contact the Housing "
+        "Ombudsman Service now: you do not have to wait for our response."
+    ),
+}
+
+
+class Letterhead(BaseModel):
+    """Who the letter is from: the landlord's name, contact details and branding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address_lines: list[str] = []
+    phone: str | None = None
+    complaints_email: str | None = None
+    branding: Branding = Branding()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        name: str,
+        postal_address: PostalAddress | None,
+        phone: str | None,
+        complaints_email: str | None,
+        branding: Branding,
+    ) -> Letterhead:
+        """A letterhead from a landlord's profile."""
+        lines = [*postal_address.lines, postal_address.postcode] if postal_address else []
+        return cls(
+            name=name,
+            address_lines=lines,
+            phone=phone,
+            complaints_email=complaints_email,
+            branding=branding,
+        )
+
+
+UNBRANDED = Letterhead(name="Your landlord")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A letter in both its forms."""
+
+    subject: str
+    html: str
+    text: str
+
+
+class LayoutError(ValueError):
+    """A landlord's layout override is not acceptable; `block` names which one."""
+
+    def __init__(self, block: str, message: str) -> None:
+        super().__init__(f"{block}: {message}")
+        self.block = block
+        self.message = message
+
+
+def landlord_html(value: str) -> Markup:
+    """Keep a landlord block to a few harmless tags: no styles, scripts or comments."""
+    cleaned = nh3.clean(
+        str(value),
+        tags=LANDLORD_TAGS,
+        attributes=LANDLORD_ATTRIBUTES,
+        url_schemes={"https", "http", "mailto", "data"},
+        strip_comments=True,
+    )
+    return Markup(cleaned)  # noqa: S704 - nh3 has just sanitised it
+
+
+def landlord_css(value: str) -> Markup:
+    """Keep only colour declarations, without !important: restyle, never hide."""
+    rules = []
+    for rule in tinycss2.parse_stylesheet(str(value), skip_comments=True, skip_whitespace=True):
+        if rule.type != "qualified-rule":
+            continue
+        selector = tinycss2.serialize(rule.prelude).strip()
+        declarations = [
+            f"{declaration.lower_name}: {tinycss2.serialize(declaration.value).strip()};"
+            for declaration in tinycss2.parse_blocks_contents(
+                rule.content, skip_comments=True, skip_whitespace=True
+            )
+            if declaration.type == "declaration" and _colour_only(declaration)
+        ]
+        if declarations and "<" not in selector and "{" not in selector:
+            rules.append(f"{selector} {{ {' '.join(declarations)} }}")
+    return Markup("\n".join(rules))  # noqa: S704 - built from allow-listed tokens only
+
+
+def _colour_only(declaration: Any) -> bool:
+    if declaration.lower_name not in COLOUR_PROPERTIES or declaration.important:
+        return False
+    for token in declaration.value:
+        if token.type == "function":
+            if token.lower_name not in CSS_FUNCTIONS:
+                return False
+        elif token.type not in CSS_VALUE_TOKENS or (token.type == "literal" and token.value != ","):
+            return False
+    return True
+
+
+environment = SandboxedEnvironment(
+    loader=PackageLoader("putright.letters", "templates"),
+    autoescape=select_autoescape(["html"], default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+environment.filters.update(
+    long_date=long_date, landlord_html=landlord_html, landlord_css=landlord_css
+)
+environment.globals.update(
+    ombudsman=Ombudsman,
+    decisions=DECISIONS,
+    exclusions=EXCLUSIONS,
+    nothing_outstanding=NOTHING_OUTSTANDING,
+    all_ours=ALL_OURS,
+    ombudsman_right=OMBUDSMAN_RIGHT,
+    leads=LEADS,
+)
+
+
+def layout_for(blocks: Mapping[str, str] | None) -> Template:
+    """The layout a landlord's overrides make (the standard one when there are none)."""
+    if not blocks:
+        return environment.get_template("layout.html")
+    return _compiled_layout(tuple(sorted(blocks.items())))
+
+
+@lru_cache(maxsize=256)
+def _compiled_layout(blocks: tuple[tuple[str, str], ...]) -> Template:
+    for name, source in blocks:
+        check_block(name, source)
+    source = '{% extends "layout.html" %}' + "".join(
+        f"{{% block {name} %}}{body}{{% endblock %}}" for name, body in blocks
+    )
+    return environment.from_string(source)
+
+
+def check_block(name: str, source: str) -> None:
+    """Refuse an override that is not an overridable block, or is not valid Jinja."""
+    if name not in OVERRIDABLE_BLOCKS:
+        allowed = ", ".join(OVERRIDABLE_BLOCKS)
+        raise LayoutError(name, f"only these blocks can be changed: {allowed}")
+    try:
+        tree = environment.parse(source)
+    except TemplateError as error:
+        raise LayoutError(name, f"is not a valid template: {error}") from error
+    if any(True for _ in tree.find_all((nodes.Block, nodes.Extends))):
+        raise LayoutError(name, "must not define or extend blocks")
+
+
+def render(
+    kind: LetterKind,
+    facts: LetterFacts,
+    *,
+    letterhead: Letterhead,
+    written_on: date,
+    layout: Mapping[str, str] | None = None,
+) -> Rendered:
+    """Render a letter as HTML and plain text in the landlord's layout."""
+    subject = subject_of(kind, facts)
+    context = {
+        "facts": facts,
+        "letterhead": letterhead,
+        "branding": letterhead.branding,
+        "written_on": written_on,
+        "subject": subject,
+    }
+    content_html = environment.get_template(f"{kind.value}.html").render(context)
+    content_text = environment.get_template(f"{kind.value}.txt").render(context)
+    html = layout_for(layout).render(context, content=Markup(content_html))  # noqa: S704
+    text = environment.get_template("layout.txt").render(context, content=content_text.strip())
+    return Rendered(subject=subject, html=html, text=_tidy(text))
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def verify(kind: LetterKind, facts: LetterFacts, rendered: Rendered) -> list[str]:
+    """Labels of required items that the rendered letter does not visibly carry."""
+    sections = _visible_sections(rendered.html)
+    text = _normal(rendered.text)
+    missing = []
+    for item in required_items(kind, facts):
+        seen_in_html = _carries(sections.get(item.key, ""), item)
+        if item.blank or not seen_in_html or not _carries(text, item):
+            missing.append(item.label)
+    return missing
+
+
+def _carries(haystack: str, item: RequiredItem) -> bool:
+    return all(_normal(text) in haystack for text in item.texts)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _visible_sections(html: str) -> dict[str, str]:
+    reader = _SectionReader()
+    reader.feed(html)
+    reader.close()
+    return {key: _normal(" ".join(parts)) for key, parts in reader.sections.items()}
+
+
+class _SectionReader(HTMLParser):
+    """Collects the visible text of each `data-required` section of the body."""
+
+    VOID = frozenset({"br", "img", "meta", "link", "hr", "input", "col", "area", "base", "wbr"})
+    INVISIBLE = frozenset({"head", "style", "script", "template", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: dict[str, list[str]] = {}
+        self._open: list[tuple[str, str | None, bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        attributes = dict(attrs)
+        hidden = tag in self.INVISIBLE or "hidden" in attributes or "style" in attributes
+        self._open.append((tag, attributes.get("data-required"), hidden))
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self._open) - 1, -1, -1):
+            if self._open[index][0] == tag:
+                del self._open[index:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        if any(hidden for _, _, hidden in self._open):
+            return
+        for _, key, _ in self._open:
+            if key:
+                self.sections.setdefault(key, []).append(data)
