@@ -26,6 +26,7 @@ from putright.shared.events.envelope import utc_now
 from tests.conftest import SmtpSink, eventually
 
 pytestmark = [pytest.mark.connected, pytest.mark.smtp]
+ADMIN_TOKEN = "e2e-admin-token"
 
 
 @contextlib.asynccontextmanager
@@ -40,7 +41,7 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def test_a_complaint_posted_to_intake_reaches_every_service(
     service_env: dict[str, Any], smtp_sink: SmtpSink
 ) -> None:
-    intake = create_intake(IntakeSettings(**service_env))
+    intake = create_intake(IntakeSettings(**service_env, admin_token=ADMIN_TOKEN))
     deadlines = create_deadlines(DeadlinesSettings(**service_env))
     letters = create_letters(
         LettersSettings(
@@ -58,21 +59,29 @@ async def test_a_complaint_posted_to_intake_reaches_every_service(
         serving(letters),
         serving(reporting) as reporting_api,
     ):
+        admin = {"X-Admin-Token": ADMIN_TOKEN}
         landlord = await intake_api.post(
-            "/v1/organisations",
+            "/v1/admin/organisations",
             json={"name": "Example Council", "kind": "landlord", "homes": 4000},
+            headers=admin,
         )
         assert landlord.status_code == 201, landlord.text
         landlord_id = landlord.json()["id"]
+        key = await intake_api.post(
+            f"/v1/admin/organisations/{landlord_id}/api-keys",
+            json={"name": "website", "scopes": ["submit"]},
+            headers=admin,
+        )
+        assert key.status_code == 201, key.text
 
         posted = await intake_api.post(
             "/v1/complaints",
             json={
-                "organisation_id": landlord_id,
                 "description": "The boiler has been broken for three weeks.",
                 "category": "repairs",
                 "resident": {"name": "Alex Resident", "email": "alex@example.org"},
             },
+            headers={"Authorization": f"Bearer {key.json()['token']}"},
         )
         assert posted.status_code == 201, posted.text
         complaint_id = posted.json()["id"]

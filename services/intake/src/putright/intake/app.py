@@ -1,112 +1,124 @@
-"""Intake's HTTP API (the thin first slice: organisations and web complaints)."""
+"""The intake service: its HTTP API, web form, SMTP mailbox and contractor inbox on one runtime."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
-from uuid import UUID, uuid4
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, status
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
-from putright.intake.models import Complaint, Organisation, metadata
+from putright.intake import views, webform
+from putright.intake.complaints import Clock, Context
+from putright.intake.contractor import ContractorInbox, apply_message
+from putright.intake.errors import install_error_handlers
+from putright.intake.mailbox import ComplaintsMailbox, serve_mailbox
+from putright.intake.middleware import Idempotency, LimitRequestSize
+from putright.intake.models import metadata
 from putright.intake.settings import IntakeSettings
-from putright.shared.api import SessionDep
-from putright.shared.events import ComplaintReceived, OrganisationProfile, new_event
+from putright.shared.events import ContractorMessage
 from putright.shared.events.envelope import utc_now
-from putright.shared.events.values import Channel, Representative, Resident
+from putright.shared.messaging import subscribe
 from putright.shared.runtime import Runtime
+from putright.shared.topics import Stream
 
-SOURCE = "putright/intake"
-
-
-class ComplaintSubmission(BaseModel):
-    """What a resident or their landlord's website submits."""
-
-    organisation_id: UUID
-    description: str = Field(min_length=1, max_length=20_000)
-    category: str = Field(min_length=1, max_length=100)
-    outcomes_sought: str | None = Field(default=None, max_length=5_000)
-    issue_noticed_on: date | None = None
-    resident: Resident
-    representative: Representative | None = None
+# Where a validation error's field is one the Code speaks about, name the paragraph.
+FIELD_RULES = {
+    "definition": "5.6",
+    "summary": "5.6",
+    "outcomes_sought": "5.6",
+    "not_responsible_for": "5.7",
+    "explanation": "2.4",
+    "extension_working_days": "6.4",
+    "consent_recorded_on": "3.6",
+}
 
 
-class ComplaintAccepted(BaseModel):
-    """What the submitter gets back."""
+def contractor_inbox(runtime: Runtime, clock: Clock) -> ContractorInbox:
+    """The consumer of the contractor-inbound stream."""
+    settings = runtime.settings
+    inbox = ContractorInbox(
+        name=f"{settings.topic_prefix}.intake.contractor",
+        sessions=runtime.sessions,
+        processed=runtime.processed,
+        broker=runtime.broker,
+        max_attempts=settings.consumer_max_attempts,
+        backoff_seconds=settings.consumer_retry_backoff_seconds,
+        after_commit=runtime.outbox.wake,
+    )
 
-    id: UUID
-    reference: str
+    async def apply(message: ContractorMessage) -> None:
+        async with runtime.unit_of_work() as session:
+            await apply_message(Context(session=session, runtime=runtime, clock=clock), message)
+
+    inbox.apply = apply
+    subscribe(
+        runtime.broker,
+        inbox,
+        settings.topics.topic(Stream.CONTRACTOR_INBOUND),
+        description="Contractor systems' complaint steps, mapped onto the lifecycle.",
+    )
+    return inbox
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
-    """Build the intake service around one runtime."""
-    runtime = Runtime("intake", settings or IntakeSettings(), metadata)
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    detail: list[dict[str, Any]] = []
+    for item in error.errors():
+        entry = {key: item[key] for key in ("loc", "msg", "type") if key in item}
+        rule = next(
+            (FIELD_RULES[part] for part in reversed(item["loc"]) if part in FIELD_RULES), None
+        )
+        if rule:
+            entry["rule"] = rule
+        detail.append(entry)
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    """Build the intake service around one runtime; `clock` says what time it is."""
+    settings = settings or IntakeSettings()
+    runtime = Runtime("intake", settings, metadata)
+    if settings.contractor_consumer_enabled:
+        contractor_inbox(runtime, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
-            yield
+            mailbox: asyncio.Server | None = None
+            if settings.smtp_enabled:
+                mailbox = await serve_mailbox(
+                    ComplaintsMailbox(runtime, clock),
+                    host=settings.smtp_host,
+                    port=settings.smtp_port,
+                    max_bytes=settings.smtp_max_message_bytes,
+                )
+            try:
+                yield
+            finally:
+                if mailbox is not None:
+                    mailbox.close()
+                    await mailbox.wait_closed()
 
-    app = FastAPI(title="Putright intake", lifespan=lifespan)
+    app = FastAPI(
+        title="Putright intake",
+        version="1",
+        description=(
+            "The one door into Putright: complaints from every channel, and every step "
+            "of their lifecycle, checked against the Housing Ombudsman's Complaint "
+            "Handling Code and published as events."
+        ),
+        lifespan=lifespan,
+    )
     app.state.runtime = runtime
-
-    @app.post("/v1/organisations", status_code=status.HTTP_201_CREATED)
-    async def register_organisation(
-        profile: OrganisationProfile, db: SessionDep
-    ) -> dict[str, UUID]:
-        organisation = Organisation(
-            name=profile.name, kind=profile.kind, profile=profile.model_dump(mode="json")
-        )
-        db.add(organisation)
-        await runtime.emit(
-            db,
-            new_event(
-                profile, source=SOURCE, subject=organisation.id, organisation_id=organisation.id
-            ),
-        )
-        return {"id": organisation.id}
-
-    @app.post("/v1/complaints", status_code=status.HTTP_201_CREATED)
-    async def submit_complaint(
-        submission: ComplaintSubmission, db: SessionDep
-    ) -> ComplaintAccepted:
-        if await db.get(Organisation, submission.organisation_id) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "organisation not found")
-        complaint_id = uuid4()
-        received = ComplaintReceived(
-            reference=f"C-{complaint_id.hex[:10].upper()}",
-            channel=Channel.WEB,
-            received_at=utc_now(),
-            description=submission.description,
-            category=submission.category,
-            outcomes_sought=submission.outcomes_sought,
-            issue_noticed_on=submission.issue_noticed_on,
-            handling_organisation_id=submission.organisation_id,
-            resident=submission.resident,
-            representative=submission.representative,
-        )
-        db.add(
-            Complaint(
-                id=complaint_id,
-                organisation_id=submission.organisation_id,
-                reference=received.reference,
-                channel=received.channel,
-                received_at=received.received_at,
-                status="received",
-                submission=submission.model_dump(mode="json"),
-            )
-        )
-        await runtime.emit(
-            db,
-            new_event(
-                received,
-                source=SOURCE,
-                subject=complaint_id,
-                organisation_id=submission.organisation_id,
-            ),
-        )
-        return ComplaintAccepted(id=complaint_id, reference=received.reference)
-
+    app.state.clock = clock
+    install_error_handlers(app)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for router in (views.admin, views.api, views.complaints, views.contractor, webform.router):
+        app.include_router(router)
+    app.add_middleware(Idempotency, engine=runtime.engine)
+    app.add_middleware(LimitRequestSize, max_bytes=settings.max_request_bytes)
     return app
