@@ -50,6 +50,9 @@ class DeadlineSet(ClockEvent):
     base_due_on: date = Field(description="The due date before any extension.")
     extension_working_days: int = 0
     flags: list[ClockFlag] = Field(default_factory=list)
+    occurrence: int | None = Field(
+        default=None, ge=1, description="Which resident update this is, for repeating clocks (5.9)."
+    )
 
 
 class DeadlineApproaching(ClockEvent):
