@@ -115,7 +115,11 @@ async def test_a_complaint_posted_to_intake_reaches_every_service(
 
         # Reporting: the register counts it.
         async def counted() -> bool:
-            response = await reporting_api.get(f"/v1/organisations/{landlord_id}/volumes")
+            # The ingress vouches for the viewer's organisation (see putright.reporting.app).
+            response = await reporting_api.get(
+                f"/v1/organisations/{landlord_id}/volumes",
+                headers={"X-Putright-Organisation": landlord_id},
+            )
             return bool(response.json()["received"] == 1)
 
         await eventually(counted)

@@ -1,0 +1,154 @@
+"""Rebuild every projection by replaying the topics from their beginning.
+
+`python -m putright.reporting rebuild` empties the projection tables (never the
+report sections landlords wrote) and replays each topic from offset 0 up to the end it
+had when the rebuild started, in batches through the same `projection.apply` the live
+consumer uses. The event ids are recorded for the live consumer, so when the service
+starts again it skips what the rebuild already applied. Stop the service (scale it to
+zero) while rebuilding the live schema; `--schema` rebuilds into a shadow schema
+instead, e.g. to compare its figures with the live ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import ValidationError
+from sqlalchemy import delete, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from putright.reporting.models import PROJECTIONS, metadata, processed_event, report_section
+from putright.reporting.projection import apply
+from putright.reporting.settings import ReportingSettings
+from putright.shared.db import create_engine
+from putright.shared.events import UnknownEventTypeError, parse_event
+from putright.shared.topics import Stream
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "reporting"
+# Organisations first, so complaints are counted on their landlord's calendar at once.
+REPLAY_ORDER = (Stream.ORGANISATIONS, Stream.COMPLAINTS, Stream.DEADLINES, Stream.LETTERS)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What a rebuild did."""
+
+    events: int
+    skipped: int
+    seconds: float
+
+
+def consumer_name(settings: ReportingSettings) -> str:
+    """The live consumer's name, under which processed event ids are recorded."""
+    return f"{settings.topic_prefix}.{SERVICE}"
+
+
+async def rebuild(settings: ReportingSettings, *, schema: str = SERVICE) -> RebuildReport:
+    """Empty the projections in `schema` and replay every event into them."""
+    started = time.perf_counter()
+    engine = create_engine(settings.database_url, schema=schema, pool_size=2)
+    try:
+        await _reset(engine, schema, consumer_name(settings))
+        events, skipped = await _replay(engine, settings)
+    finally:
+        await engine.dispose()
+    return RebuildReport(events, skipped, time.perf_counter() - started)
+
+
+async def _reset(engine: AsyncEngine, schema: str, consumer: str) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await connection.run_sync(
+            lambda sync: metadata.create_all(
+                sync, tables=[*PROJECTIONS, processed_event, report_section]
+            )
+        )
+        names = ", ".join(table.name for table in PROJECTIONS)
+        await connection.execute(text(f"TRUNCATE {names}"))
+        await connection.execute(
+            delete(processed_event).where(processed_event.c.consumer == consumer)
+        )
+
+
+async def _replay(engine: AsyncEngine, settings: ReportingSettings) -> tuple[int, int]:
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    partitions = await _partitions(settings)
+    await kafka.start()
+    applied = skipped = 0
+    try:
+        for stream in REPLAY_ORDER:
+            topic = settings.topics.topic(stream)
+            if partitions.get(topic):
+                done, bad = await _replay_topic(kafka, engine, settings, topic, partitions[topic])
+                applied, skipped = applied + done, skipped + bad
+    finally:
+        await kafka.stop()
+    return applied, skipped
+
+
+async def _partitions(settings: ReportingSettings) -> dict[str, list[int]]:
+    """The partitions of each topic that exists (a stream never used has none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        topics = [settings.topics.topic(stream) for stream in REPLAY_ORDER]
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return {
+        item["topic"]: sorted(p["partition"] for p in item["partitions"])
+        for item in described
+        if item["error_code"] == 0
+    }
+
+
+async def _replay_topic(
+    kafka: AIOKafkaConsumer,
+    engine: AsyncEngine,
+    settings: ReportingSettings,
+    topic: str,
+    numbers: list[int],
+) -> tuple[int, int]:
+    partitions = [TopicPartition(topic, number) for number in numbers]
+    kafka.assign(partitions)
+    await kafka.seek_to_beginning(*partitions)
+    ends = await kafka.end_offsets(partitions)
+    applied = skipped = 0
+    while [p for p in partitions if await kafka.position(p) < ends[p]]:
+        fetched = await kafka.getmany(
+            *partitions, timeout_ms=1000, max_records=settings.rebuild_batch_size
+        )
+        events = []
+        for records in fetched.values():
+            for record in records:
+                if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
+                    continue
+                try:
+                    events.append(parse_event(record.value))
+                except (ValidationError, UnknownEventTypeError, ValueError):
+                    # The live consumer dead-lettered these; they are not facts.
+                    skipped += 1
+        if not events:
+            continue
+        async with engine.begin() as connection:
+            await apply(connection, events)
+            await connection.execute(
+                pg_insert(processed_event).on_conflict_do_nothing(),
+                [{"consumer": consumer_name(settings), "event_id": event.id} for event in events],
+            )
+        applied += len(events)
+        logger.info("rebuild: %s events applied from %s", applied, topic)
+    return applied, skipped
