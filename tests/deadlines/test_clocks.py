@@ -37,7 +37,9 @@ def summary(clocks: list[Clock]) -> Summary:
     }
 
 
-async def test_every_clock_starts_moves_and_stops_from_events(service_env: dict[str, Any]) -> None:
+async def test_every_clock_starts_moves_and_stops_from_events(
+    deadlines_env: dict[str, Any],
+) -> None:
     landlord, closing, scottish = uuid4(), uuid4(), uuid4()
     action, remedy = uuid4(), uuid4()
     christmas = Complaint(landlord)
@@ -48,7 +50,7 @@ async def test_every_clock_starts_moves_and_stops_from_events(service_env: dict[
     with_closures = Complaint(closing)
     in_scotland = Complaint(scottish)
 
-    async with harness(service_env) as bench:
+    async with harness(deadlines_env) as bench:
         app = bench.app(ManualTime(LONG_AGO))
         async with serving(app):
             await bench.publish(
