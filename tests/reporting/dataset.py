@@ -64,6 +64,8 @@ CH02(2): responses in the year = S2a 12 + S2b 3 + S2c 2 + S2e 2 = 19
 Remedies (offered with the A1 responses on 17 Jun 2024): 10 financial remedies of
 £50.00, 6 of them completed → £500.00 offered, £300.00 paid, 4 outstanding; and 20
 apologies, all completed. Learning: 3 lessons recorded in the year.
+Open on 10 Mar 2025 (clocks from the deadlines service): of H's six responses, three
+were due Fri 7 Mar (overdue) and three are due Tue 11 Mar (due soon).
 Stage 1 volumes by month (date received): Apr 2024 1, Jun 75, Jul 20, Aug 4, Sep 8,
 Oct 8, Nov 74, Dec 4, Mar 2025 6.
 The contractor's own stage 1: 45 received, all acknowledged and answered on time.
@@ -96,6 +98,7 @@ from putright.shared.events import (
     Stage2Responded,
     new_event,
 )
+from putright.shared.events.deadlines import ClockStep, DeadlineSet
 from putright.shared.events.organisations import ContractAgreed
 from putright.shared.events.values import (
     Channel,
@@ -395,7 +398,24 @@ def example_council(seed: str) -> Council:
             data.respond(complaint, landlord, d("2024-11-08"))
     simple_stage1(data, landlord, 4, local(d("2024-08-22")), d("2024-08-30"), d("2024-09-13"))
     simple_stage1(data, landlord, 4, local(d("2024-12-23")), d("2025-01-03"), d("2025-01-17"))
-    simple_stage1(data, landlord, 6, local(d("2025-03-03")), d("2025-03-04"), None)
+    open_now = simple_stage1(data, landlord, 6, local(d("2025-03-03")), d("2025-03-04"), None)
+    for index, complaint in enumerate(open_now):
+        # Seen on 10 Mar 2025: three responses overdue (due Fri 7 Mar), three due soon
+        # (Tue 11 Mar, within the 2-working-day warning window).
+        due = d("2025-03-07") if index < 3 else d("2025-03-11")
+        data.emit(
+            DeadlineSet(
+                clock_id=data.id(f"clock-{index}"),
+                step=ClockStep.STAGE1_RESPONSE,
+                stage=Stage.ONE,
+                handling_organisation_id=landlord,
+                due_on=due,
+                starts_on=d("2025-03-04"),
+                base_due_on=due,
+            ),
+            complaint,
+            landlord,
+        )
 
     # Not counted in CH01(1).
     for reason in (ExclusionReason.ISSUE_OVER_TWELVE_MONTHS, ExclusionReason.LEGAL_PROCEEDINGS):

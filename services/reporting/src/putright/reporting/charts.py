@@ -51,7 +51,10 @@ def bar_chart(
     maximum: float | None = None,
 ) -> Markup:
     """Grouped vertical bars, each labelled with its value, and an optional target line."""
-    top = maximum or _nice_top(max([v for s in series for v in s.values] + [target or 0, 0]))
+    values = [value for one in series for value in one.values]
+    top = maximum or _nice_top(max([*values, target or 0, 0]))
+    if maximum is None and all(float(value).is_integer() for value in values):
+        top = max(top, 4.0)  # whole-number ticks for small counts
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     group_w = plot_w / max(len(labels), 1)
     bar_w = group_w * 0.8 / max(len(series), 1)

@@ -33,6 +33,11 @@ STEP_NAMES = {
     (2, "acknowledgement"): "Stage 2 acknowledged",
     (2, "response"): "Stage 2 responded",
 }
+SHORT_REASON_NAMES = {
+    "issue_over_twelve_months": "Over 12 months",
+    "legal_proceedings": "Legal action",
+    "already_considered": "Already considered",
+}
 REASON_NAMES = {
     "issue_over_twelve_months": "Issue arose over 12 months ago",
     "legal_proceedings": "Legal proceedings started",
@@ -147,7 +152,7 @@ async def core(connection: AsyncConnection, viewer: Viewer, period: DateRange) -
         "refusals_chart": bar_chart(
             "Complaints and escalations refused, by reason",
             [
-                REASON_NAMES.get(row["reason"], str(row["reason"])) + f" (stage {row['stage']})"
+                f"{SHORT_REASON_NAMES.get(row['reason'], row['reason'])} (stage {row['stage']})"
                 for row in refusals
             ],
             [Series("Refused", [row["refused"] for row in refusals])],
