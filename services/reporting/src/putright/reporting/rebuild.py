@@ -11,9 +11,11 @@ instead, e.g. to compare its figures with the live ones.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,7 +28,7 @@ from putright.reporting.models import PROJECTIONS, metadata, processed_event, re
 from putright.reporting.projection import apply
 from putright.reporting.settings import ReportingSettings
 from putright.shared.db import create_engine
-from putright.shared.events import UnknownEventTypeError, parse_event
+from putright.shared.events import Event, UnknownEventTypeError, parse_event
 from putright.shared.topics import Stream
 
 logger = logging.getLogger(__name__)
@@ -127,28 +129,53 @@ async def _replay_topic(
     await kafka.seek_to_beginning(*partitions)
     ends = await kafka.end_offsets(partitions)
     applied = skipped = 0
-    while [p for p in partitions if await kafka.position(p) < ends[p]]:
-        fetched = await kafka.getmany(
-            *partitions, timeout_ms=1000, max_records=settings.rebuild_batch_size
-        )
-        events = []
+    writing: asyncio.Task[None] | None = None
+    while True:
+        events, bad = await _next_batch(kafka, partitions, ends, settings.rebuild_batch_size)
+        skipped += bad
+        # The next batch is parsed while the previous one is written, still in order.
+        if writing:
+            await writing
+        if not events:
+            return applied, skipped
+        writing = asyncio.create_task(_write(engine, settings, events))
+        applied += len(events)
+        logger.info("rebuild: %s events read from %s", applied, topic)
+
+
+async def _next_batch(
+    kafka: AIOKafkaConsumer,
+    partitions: list[TopicPartition],
+    ends: dict[TopicPartition, int],
+    size: int,
+) -> tuple[list[Event[Any]], int]:
+    """Up to `size` parsed events from before the end offsets; unreadable ones are counted."""
+    events: list[Event[Any]] = []
+    skipped = 0
+    while len(events) + skipped < size:
+        remaining = [p for p in partitions if await kafka.position(p) < ends[p]]
+        if not remaining:
+            break
+        fetched = await kafka.getmany(*remaining, timeout_ms=1000, max_records=size)
         for records in fetched.values():
             for record in records:
                 if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
                     continue
                 try:
-                    events.append(parse_event(record.value))
-                except (ValidationError, UnknownEventTypeError, ValueError):
+                    # Decoded here: json.loads then skips guessing the encoding of bytes.
+                    events.append(parse_event(record.value.decode()))
+                except (ValidationError, UnknownEventTypeError, ValueError, AttributeError):
                     # The live consumer dead-lettered these; they are not facts.
                     skipped += 1
-        if not events:
-            continue
-        async with engine.begin() as connection:
-            await apply(connection, events)
-            await connection.execute(
-                pg_insert(processed_event).on_conflict_do_nothing(),
-                [{"consumer": consumer_name(settings), "event_id": event.id} for event in events],
-            )
-        applied += len(events)
-        logger.info("rebuild: %s events applied from %s", applied, topic)
-    return applied, skipped
+    return events, skipped
+
+
+async def _write(
+    engine: AsyncEngine, settings: ReportingSettings, events: list[Event[Any]]
+) -> None:
+    async with engine.begin() as connection:
+        await apply(connection, events)
+        await connection.execute(
+            pg_insert(processed_event).on_conflict_do_nothing(),
+            [{"consumer": consumer_name(settings), "event_id": event.id} for event in events],
+        )
