@@ -2,7 +2,8 @@
 # Fetch what validate-manifests.sh needs, from package registries only, into
 # ${PUTRIGHT_DEPLOY_TOOLS:-<repo>/.local/deploy-tools} (git-ignored):
 #
-#   bin/kustomize-<v>, bin/kubeconform-<v>, bin/compose-spec-<v>   (go install)
+#   bin/kustomize-<v>, bin/kubeconform-<v>   (go install)
+#   bin/compose-config           deploy/tools/compose-config, built with go build
 #   schemas/kubernetes-v<k8s>/   Kubernetes JSON Schemas (kubernetes-validate wheel, PyPI)
 #   schemas/crds/<group>/        CloudNativePG + KEDA CRDs (Go modules), Strimzi CRDs
 #                                (generated from its API jar on Maven Central)
@@ -110,7 +111,8 @@ python_tool() {
 
 go_install kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
-go_install compose-spec github.com/compose-spec/compose-go/v2/cmd "$COMPOSE_GO_VERSION"
+say "building compose-config"
+(cd "$here/compose-config" && GOFLAGS="-mod=readonly -buildvcs=false" go build -o "$tools/bin/compose-config" . >&2)
 kubernetes_schemas
 operator_crds
 echo "$tools"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Render every Kustomize target (the base and each overlay) and validate every object
 # against the Kubernetes and CRD (Strimzi, CloudNativePG, KEDA) schemas; then load
-# docker-compose.yml with the Compose Specification's own loader and JSON Schema.
+# docker-compose.yml as `docker compose config` would (compose-config/).
 # No cluster, no Docker engine and no network beyond the package registries that
 # fetch-tools.sh uses once (everything is cached under .local/deploy-tools).
 #
@@ -21,7 +21,7 @@ mkdir -p "$out"
 
 kustomize="$tools/bin/kustomize-$KUSTOMIZE_VERSION"
 kubeconform="$tools/bin/kubeconform-$KUBECONFORM_VERSION"
-compose_spec="$tools/bin/compose-spec-$COMPOSE_GO_VERSION"
+compose_config="$tools/bin/compose-config"
 
 targets=(base)
 for overlay in "$repo"/deploy/kustomize/overlays/*/; do
@@ -39,9 +39,9 @@ echo "validate: Kubernetes $KUBERNETES_VERSION and CRD schemas"
     -schema-location "$tools/schemas/crds/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
     "$out"/*.yaml
 
-echo "validate: docker-compose.yml (Compose Specification)"
-# A clean environment, so the defaults in the file are what gets checked.
-(cd "$repo" && env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
-    "$compose_spec" --format json docker-compose.yml >"$out/docker-compose.json")
+echo "validate: docker-compose.yml (Compose Specification, interpolated and consistent)"
+# A clean environment and no .env, so the defaults in the file are what gets checked.
+(cd "$repo" && env -i PATH="$PATH" HOME="${HOME:-/tmp}" COMPOSE_DISABLE_ENV_FILE=1 \
+    "$compose_config" docker-compose.yml >"$out/docker-compose.json")
 
 echo "validate-manifests: every target and docker-compose.yml are valid"
