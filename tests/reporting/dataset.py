@@ -63,7 +63,9 @@ CH02(2): responses in the year = S2a 12 + S2b 3 + S2c 2 + S2e 2 = 19
 
 Remedies (offered with the A1 responses on 17 Jun 2024): 10 financial remedies of
 £50.00, 6 of them completed → £500.00 offered, £300.00 paid, 4 outstanding; and 20
-apologies, all completed. Learning: 3 lessons recorded in the year.
+apologies, all completed. Two of those responses promised an action due 1 Aug 2024:
+one was done on 25 Jul, the other is still outstanding, so overdue.
+Learning: 3 lessons recorded in the year.
 Open on 10 Mar 2025 (clocks from the deadlines service): of H's six responses, three
 were due Fri 7 Mar (overdue) and three are due Tue 11 Mar (due soon).
 Stage 1 volumes by month (date received): Apr 2024 1, Jun 75, Jul 20, Aug 4, Sep 8,
@@ -91,6 +93,7 @@ from putright.shared.events import (
     LearningRecorded,
     OrganisationKind,
     OrganisationProfile,
+    OutstandingActionCompleted,
     RemedyCompleted,
     Stage1Acknowledged,
     Stage1Responded,
@@ -106,6 +109,7 @@ from putright.shared.events.values import (
     Decision,
     ExclusionReason,
     Handler,
+    OutstandingAction,
     Remedy,
     RemedyKind,
     Resident,
@@ -235,6 +239,7 @@ class Dataset:
         stage: int = 1,
         decision: Decision = Decision.UPHELD,
         remedies: list[Remedy] | None = None,
+        actions: list[OutstandingAction] | None = None,
     ) -> None:
         """A stage response sent on `day`."""
         response = StageResponse(
@@ -244,6 +249,7 @@ class Dataset:
             reasons="Because.",
             remedies=remedies or [],
             no_remedy_reason=None if remedies else "Nothing to put right.",
+            outstanding_actions=actions or [],
             how_to_escalate="Ask us.",
         )
         handler = Handler(organisation_id=landlord, staff_id=f"r{stage}", name="Manager")
@@ -343,7 +349,28 @@ def example_council(seed: str) -> Council:
             description="Putting it right.",
             compensation_gbp=Decimal("50.00") if kind is RemedyKind.FINANCIAL else None,
         )
-        data.respond(complaint, landlord, d("2024-06-17"), remedies=[remedy])
+        actions = [
+            OutstandingAction(
+                action_id=data.id(f"action-{index}"),
+                description="Replace the fence.",
+                due_on=d("2024-08-01"),
+            )
+        ]
+        data.respond(
+            complaint,
+            landlord,
+            d("2024-06-17"),
+            remedies=[remedy],
+            actions=actions if index < 2 else None,
+        )
+        if index == 1:
+            data.emit(
+                OutstandingActionCompleted(
+                    action_id=data.id("action-1"), completed_at=local(d("2024-07-25"))
+                ),
+                complaint,
+                landlord,
+            )
         if index >= 4:
             data.emit(
                 RemedyCompleted(remedy_id=remedy.remedy_id, completed_at=local(d("2024-07-01"))),

@@ -82,6 +82,11 @@ async def test_reports_and_the_landlords_own_sections(service_env: dict[str, Any
             (r["step"], r["overdue"], r["due_soon"], r["open"]) for r in opened.json()["rows"]
         ] == [("stage1_response", 3, 3, 6)]
 
+        actions = await api.get(f"{base}/actions?year=2024", headers=as_landlord)
+        assert actions.json()["rows"] == [
+            {"stage": 1, "promised": 2, "done": 1, "outstanding": 1, "overdue": 1}
+        ]
+
         written = await api.put(
             f"{base}/reports/annual/2024/sections/governing_body_response",
             json={"body": "The board accepts the report and asks for faster stage 2 replies."},

@@ -212,7 +212,15 @@ def create_app(
         """Stage 1 timeliness per handling organisation, against the landlord's timescales."""
         return await reports.contractor_performance(db, await viewer(db, scope), period)
 
+    async def action_rows(
+        db: AsyncConnection, *, scope: Scope, period: DateRange
+    ) -> list[dict[str, Any]]:
+        """Actions promised in responses: done, outstanding and overdue (6.6, 6.17)."""
+        today = local_date(clock())
+        return await figures.outstanding_actions(db, scope=scope, period=period, today=today)
+
     simple_view("timeliness", timeliness_rows)
+    simple_view("actions", action_rows)
     simple_view("refusals", figures.refusals)
     simple_view("remedies", figures.remedies)
     simple_view("learning", figures.learning)

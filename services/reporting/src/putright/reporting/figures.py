@@ -275,6 +275,22 @@ async def remedies(connection: AsyncConnection, *, scope: Scope, period: DateRan
     return rows
 
 
+async def outstanding_actions(
+    connection: AsyncConnection, *, scope: Scope, period: DateRange, today: date
+) -> list[Row]:
+    """Actions promised in responses in the period (6.6, 6.17): done, still open, overdue."""
+    sql = f"""
+        SELECT stage, count(*) AS promised,
+               count(*) FILTER (WHERE completed_on IS NOT NULL) AS done,
+               count(*) FILTER (WHERE completed_on IS NULL) AS outstanding,
+               count(*) FILTER (WHERE completed_on IS NULL AND due_on < :today) AS overdue
+        FROM outstanding_action a
+        WHERE {scope.related("a")} AND promised_on BETWEEN :start AND :end
+        GROUP BY stage ORDER BY stage
+    """  # noqa: S608 - built from constants, values are bound
+    return await _rows(connection, sql, _params(scope, period, today=today))
+
+
 async def learning(connection: AsyncConnection, *, scope: Scope, period: DateRange) -> list[Row]:
     """Learning and service improvements recorded in the period (9.1, 8.1 d)."""
     sql = f"""
