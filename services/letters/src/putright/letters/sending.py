@@ -127,6 +127,13 @@ def letterhead_of(organisation: Organisation | None) -> Letterhead:
     )
 
 
+def _stop_if_cancelled() -> None:
+    """Stop even if a library swallowed the shutdown's cancellation on its way up."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Sender:
     """Sends due letters one at a time, each in a transaction of its own."""
 
@@ -148,6 +155,7 @@ class Sender:
     async def run(self) -> None:
         """Send due letters for the life of the service."""
         while True:
+            _stop_if_cancelled()
             try:
                 if await self.send_next():
                     continue

@@ -1,0 +1,152 @@
+"""Letters sent per second to a local SMTP sink (aiosmtpd), through the real sender.
+
+Each letter is claimed, rendered, checked, sent over SMTP and marked sent with its
+"letter sent" event staged, in a transaction of its own, as in production. Needs
+PostgreSQL (`source .local/env`); Kafka is not used (events stay in the outbox).
+Also reports the bare SMTP rate (aiosmtplib to the sink, no database) for comparison.
+
+Run: `source .local/env && uv run python bench/letters/send_rate.py [--letters 500]`
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The benchmarks reuse the tests' sample letters, so run them from anywhere in the repo.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import argparse
+import asyncio
+import os
+import socket
+import time
+import uuid
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from putright.letters.flows import Letters, letter_id, message_id
+from putright.letters.models import Letter, metadata
+from putright.letters.sending import Sender, SmtpMailer
+from putright.letters.settings import LettersSettings
+from putright.shared.events import LetterKind
+from putright.shared.events.envelope import utc_now
+from putright.shared.events.values import Stage
+from putright.shared.migrations import upgrade
+from putright.shared.runtime import Runtime
+from tests.letters.samples import facts_for
+
+
+class Sink:
+    """Counts what the SMTP server accepts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, *_: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def bare_smtp_rate(settings: LettersSettings, letters: int) -> float:
+    mailer = SmtpMailer(settings)
+    started = time.perf_counter()
+    for index in range(letters):
+        message = EmailMessage()
+        message["From"] = "bench@putright.invalid"
+        message["To"] = "resident@example.org"
+        message["Subject"] = f"bench {index}"
+        message.set_content("hello")
+        await mailer.send(message)
+    return letters / (time.perf_counter() - started)
+
+
+async def sender_rate(settings: LettersSettings, letters: int, workers: int) -> float:
+    runtime = Runtime("letters", settings, metadata)
+    organisation = uuid.uuid4()
+    kind = LetterKind.STAGE1_RESPONSE
+    facts = facts_for(kind, Stage.ONE)
+    async with runtime.unit_of_work() as session:
+        for _ in range(letters):
+            complaint, cause = uuid.uuid4(), uuid.uuid4()
+            identity = letter_id(complaint, kind, cause)
+            session.add(
+                Letter(
+                    id=identity,
+                    complaint_id=complaint,
+                    organisation_id=organisation,
+                    kind=kind,
+                    caused_by_event_id=cause,
+                    correlation_id=cause,
+                    message_id=message_id(identity, "bench.invalid"),
+                    recipient="resident@example.org",
+                    recipient_name=facts.addressee_name,
+                    subject="bench",
+                    facts=facts.model_dump(mode="json"),
+                    created_at=utc_now(),
+                )
+            )
+    sender = Sender(
+        runtime, settings, Letters(runtime, settings), mailer=SmtpMailer(settings), clock=utc_now
+    )
+
+    async def drain() -> None:
+        while await sender.send_next():
+            pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(drain() for _ in range(workers)))
+    elapsed = time.perf_counter() - started
+    await runtime.engine.dispose()
+    return letters / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--letters", type=int, default=500)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    arguments = parser.parse_args()
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        raise SystemExit("set DATABASE_URL (source .local/env)")
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    name = f"putright_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade("putright.letters", url=url, schema="letters")
+        settings = LettersSettings(
+            database_url=url, smtp_host="127.0.0.1", smtp_port=port, profile_wait_seconds=0
+        )
+        bare = await bare_smtp_rate(settings, arguments.letters)
+        print(f"bare SMTP (no database):   {bare:8.0f} emails/s")
+        for workers in arguments.workers:
+            before = sink.count
+            rate = await sender_rate(settings, arguments.letters, workers)
+            assert sink.count - before == arguments.letters, "every letter sent exactly once"
+            print(f"sender, {workers} worker(s):     {rate:8.0f} letters/s (stage 1 responses)")
+    finally:
+        controller.stop()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

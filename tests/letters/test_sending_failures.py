@@ -1,0 +1,122 @@
+"""Exactly once as far as SMTP allows: a crash after the send resends the same message,
+and an outage is retried with back-off, then reported, with nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from putright.letters.sending import SmtpMailer
+from putright.shared.events import LetterDeliveryFailed, LetterSent
+from tests.conftest import SmtpSink, eventually, free_port
+from tests.letters.harness import (
+    Publisher,
+    header,
+    letters_service,
+    read_letter_events,
+    settings_for,
+)
+from tests.letters.samples import profile, received, resident
+from tests.letters.test_suite_delivered import all_settled, letters_of
+
+pytestmark = [pytest.mark.connected, pytest.mark.smtp]
+
+
+class DiesAfterSending:
+    """Sends for real, then stops dead: the process is gone before the row is committed."""
+
+    def __init__(self, real: SmtpMailer) -> None:
+        self.real = real
+        self.sent = asyncio.Event()
+
+    async def send(self, message: EmailMessage) -> str:
+        reply = await self.real.send(message)
+        self.sent.set()
+        await asyncio.Event().wait()  # never returns; shutdown cancels it and rolls back
+        return reply
+
+
+async def test_a_crash_between_send_and_commit_resends_only_that_letter_with_its_message_id(
+    service_env: dict[str, Any], smtp_sink: SmtpSink, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    landlord, first, second = uuid4(), uuid4(), uuid4()
+    settings = settings_for(service_env, smtp_sink)
+    dying = DiesAfterSending(SmtpMailer(settings))
+    async with Publisher(kafka_bootstrap, topic_prefix) as publish:
+        async with letters_service(settings, mailer=dying) as (_, client):
+            await publish.about(landlord, landlord, profile())
+            await publish.about(first, landlord, received("PR-10", resident=resident()))
+            await asyncio.wait_for(dying.sent.wait(), timeout=60)
+            [crashed] = await letters_of(client, landlord, first)
+            assert crashed["status"] == "pending", "the send was never committed"
+        assert len(smtp_sink.messages) == 1
+
+        # Restart: the letter is still pending, so it goes again, and nothing else twice.
+        await publish.about(second, landlord, received("PR-11", resident=resident()))
+        async with letters_service(settings) as (_, client):
+            [resent] = await eventually(lambda: all_settled(client, landlord, first, 1))
+            [other] = await eventually(lambda: all_settled(client, landlord, second, 1))
+            events = await read_letter_events(
+                kafka_bootstrap,
+                topic_prefix,
+                lambda seen: sum(isinstance(event.data, LetterSent) for event in seen) >= 2,
+            )
+        assert resent["status"] == other["status"] == "sent"
+        message_ids = [email["Message-ID"] for email in smtp_sink.messages]
+        assert sorted(message_ids) == sorted(
+            [crashed["message_id"], crashed["message_id"], other["message_id"]]
+        )
+        sent = [event.data for event in events if isinstance(event.data, LetterSent)]
+        assert sorted(str(data.letter_id) for data in sent) == sorted([resent["id"], other["id"]])
+
+
+async def test_an_smtp_outage_is_retried_then_reported_and_nothing_is_lost(
+    service_env: dict[str, Any], smtp_sink: SmtpSink, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    landlord, during, after = uuid4(), uuid4(), uuid4()
+    closed_port = free_port()
+    outage = settings_for(service_env, smtp_port=closed_port, send_max_attempts=3)
+    async with Publisher(kafka_bootstrap, topic_prefix) as publish:
+        async with letters_service(outage) as (_, client):
+            await publish.about(landlord, landlord, profile())
+            await publish.about(during, landlord, received("PR-20", resident=resident()))
+            events = await read_letter_events(
+                kafka_bootstrap,
+                topic_prefix,
+                lambda seen: any(isinstance(e.data, LetterDeliveryFailed) for e in seen),
+            )
+            failed = next(e.data for e in events if isinstance(e.data, LetterDeliveryFailed))
+            assert failed.attempts == 3
+            assert "Connect" in failed.last_error or "refused" in failed.last_error.lower()
+            [letter] = await letters_of(client, landlord, during)
+            assert (letter["status"], letter["attempts"]) == ("failed", 3)
+            assert letter["last_error"] == failed.last_error
+
+        # The mail server is back: new letters go, and the failed one is sent on request.
+        await publish.about(after, landlord, received("PR-21", resident=resident()))
+        async with letters_service(settings_for(service_env, smtp_sink)) as (_, client):
+            await eventually(lambda: all_settled(client, landlord, after, 1))
+            resend = await client.post(
+                f"/v1/letters/{failed.letter_id}/resend", headers=header(landlord)
+            )
+            assert resend.status_code == 200, resend.text
+            again = await client.post(
+                f"/v1/letters/{failed.letter_id}/resend", headers=header(landlord)
+            )
+            assert again.status_code == 409
+            [retried] = await eventually(lambda: _sent(client, landlord, during))
+            [later] = await letters_of(client, landlord, after)
+        assert later["status"] == "sent"
+        assert retried["message_id"] == letter["message_id"]
+        assert sorted(email["Message-ID"] for email in smtp_sink.messages) == sorted(
+            [retried["message_id"], later["message_id"]]
+        )
+
+
+async def _sent(client: Any, landlord: UUID, complaint: UUID) -> list[dict[str, Any]] | None:
+    letters = await letters_of(client, landlord, complaint)
+    return letters if letters and letters[0]["status"] == "sent" else None
