@@ -85,8 +85,13 @@ operator_crds() {
     say "Strimzi $STRIMZI_VERSION CRDs, generated from its API jar (Maven Central)"
     local libs="$tools/strimzi-$STRIMZI_VERSION/libs"
     if [[ ! -f $libs/api-$STRIMZI_VERSION.jar ]]; then
-        mvn -q -B -Dstyle.color=never -f "$here/strimzi-crds/pom.xml" -Dstrimzi.version="$STRIMZI_VERSION" \
-            dependency:copy-dependencies -DoutputDirectory="$libs" >&2
+        # Maven's quiet mode still prints colour codes: show its output only if it fails.
+        local log
+        if ! log="$(mvn -q -B -f "$here/strimzi-crds/pom.xml" -Dstrimzi.version="$STRIMZI_VERSION" \
+            dependency:copy-dependencies -DoutputDirectory="$libs" 2>&1)"; then
+            echo "$log" >&2
+            return 1
+        fi
     fi
     local model=io.strimzi.api.kafka.model crds="$tools/crds/strimzi"
     # The same arguments as Strimzi's own build (api/pom.xml, generate-crd-co-install-v1).
