@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +34,23 @@ class Policy:
     """How the service warns: the number of working days before a step falls due."""
 
     approaching_working_days: int = 2
+
+
+async def lock_calendar(session: AsyncSession, organisation_id: UUID, *, exclusive: bool) -> None:
+    """Order calendar changes against clock changes of the same landlord, across replicas.
+
+    A complaint's clocks are counted under a shared lock, a new calendar is stored and
+    open clocks recounted under an exclusive one, so no clock is ever counted on a
+    calendar that a concurrent profile change has already replaced without recounting it."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await (await session.connection()).execute(
+        text(f"SELECT {function}(:key)"), {"key": _lock_key(organisation_id)}
+    )
+
+
+def _lock_key(organisation_id: UUID) -> int:
+    """A signed 64-bit advisory lock key for an organisation's calendar."""
+    return int.from_bytes(organisation_id.bytes[:8], "big", signed=True)
 
 
 async def calendar_for(session: AsyncSession, organisation_id: UUID) -> WorkingCalendar:
@@ -149,6 +167,7 @@ class ComplaintClocks:
             .order_by(col(Clock.id))
             .with_for_update()
         )
+        await lock_calendar(session, cause.organisation_id, exclusive=False)
         calendar = await calendar_for(session, cause.organisation_id)
         return cls(session, cause, calendar, policy, {clock.id: clock for clock in found})
 
@@ -318,6 +337,7 @@ async def remember_calendar(
     session: AsyncSession, *, organisation_id: UUID, nation: Nation, days_off: list[date]
 ) -> WorkingCalendar:
     """Keep a landlord's calendar from its latest profile."""
+    await lock_calendar(session, organisation_id, exclusive=True)
     await session.merge(
         OrganisationCalendar(
             organisation_id=organisation_id,
