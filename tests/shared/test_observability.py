@@ -95,7 +95,11 @@ async def test_a_trace_follows_an_event_through_the_outbox_and_kafka_to_its_cons
         assert await consumer.process(record.value, origin) is Outcome.APPLIED
     finally:
         await broker.stop()
-    [consumed] = [span for span in spans.get_finished_spans() if span.name.endswith(event.type)]
+    [consumed] = [
+        span
+        for span in spans.get_finished_spans()
+        if (span.attributes or {}).get("messaging.message.id") == str(event.id)
+    ]
     assert consumed.context.trace_id == request_span.get_span_context().trace_id
     assert consumed.parent is not None
     assert consumed.parent.span_id == request_span.get_span_context().span_id

@@ -98,7 +98,10 @@ class Consumer:
         handler = self.handlers.get(type(event.data))
         if handler is None:
             return Outcome.IGNORED
-        with consuming(f"{self.name} {event.type}", origin.headers, str(event.correlation_id)):
+        with consuming(
+            f"{self.name} {event.type}", origin.headers, str(event.correlation_id)
+        ) as span:
+            span.set_attribute("messaging.message.id", str(event.id))
             outcome = await self._apply_with_retries(raw, origin, event, handler)
         EVENTS_CONSUMED.labels(self.name, outcome.value).inc()
         return outcome
