@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,14 +39,26 @@ from putright.shared.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Due:
+    """A claimed timer: which clock, what to do, and for which revision of the clock."""
+
+    id: UUID
+    clock_id: UUID
+    kind: TimerKind
+    revision: int
+
+
 @dataclass
 class Firing:
-    """One batch's shared state: its instant, its session and the calendars it loaded."""
+    """One batch's shared state: its instant, its session, the calendars it loaded and
+    the clocks it found missed (marked in one statement at the end)."""
 
     session: AsyncSession
     now: datetime
     policy: Policy
-    calendars: dict[UUID, WorkingCalendar]
+    calendars: dict[UUID, WorkingCalendar] = field(default_factory=dict)
+    missed: list[UUID] = field(default_factory=list)
 
     async def calendar(self, organisation_id: UUID) -> WorkingCalendar:
         """The landlord's calendar, loaded once per batch."""
@@ -53,7 +66,7 @@ class Firing:
             self.calendars[organisation_id] = await calendar_for(self.session, organisation_id)
         return self.calendars[organisation_id]
 
-    async def fire(self, timer: Timer, clock: Clock | None) -> Event[Any] | None:
+    async def fire(self, timer: Due, clock: Clock | None) -> Event[Any] | None:
         """The event a timer emits now, or None when its clock has moved on."""
         if clock is None or clock.state != ClockState.OPEN or clock.revision != timer.revision:
             return None
@@ -76,7 +89,7 @@ class Firing:
     def _missed(self, clock: Clock, event_id: UUID) -> Event[Any] | None:
         if clock.missed_at is not None:
             return None
-        clock.missed_at = self.now
+        self.missed.append(clock.id)
         data = clock_event(DeadlineMissed, clock, missed_at=self.now)
         return envelope(data, clock, event_id=event_id)
 
@@ -90,21 +103,41 @@ class Firing:
         await schedule(self.session, [clock], calendar, self.policy)
         return deadline_set(clock)
 
+    async def record(self, outcomes: dict[TimerOutcome, list[UUID]]) -> None:
+        """Mark the clocks missed and the timers fired, a statement each."""
+        connection = await self.session.connection()
+        if self.missed:
+            await connection.execute(
+                update(Clock).where(col(Clock.id).in_(self.missed)).values(missed_at=self.now)
+            )
+        for outcome, timer_ids in outcomes.items():
+            if timer_ids:
+                await connection.execute(
+                    update(Timer)
+                    .where(col(Timer.id).in_(timer_ids))
+                    .values(fired_at=self.now, outcome=outcome.value)
+                )
+
+
+async def claim(session: AsyncSession, *, now: datetime, batch_size: int) -> list[Due]:
+    """Lock up to `batch_size` due timers that no other replica holds, soonest first."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(col(Timer.id), col(Timer.clock_id), col(Timer.kind), col(Timer.revision))
+        .where(col(Timer.fired_at).is_(None), col(Timer.fire_at) <= now)
+        .order_by(col(Timer.fire_at))
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    return [Due(row.id, row.clock_id, TimerKind(row.kind), row.revision) for row in rows]
+
 
 async def fire_due_timers(
     runtime: Runtime, *, now: datetime, policy: Policy, batch_size: int
 ) -> int:
     """Claim up to `batch_size` due timers and fire them in one transaction; returns how many."""
     async with runtime.unit_of_work() as session:
-        timers = (
-            await session.exec(
-                select(Timer)
-                .where(col(Timer.fired_at).is_(None), col(Timer.fire_at) <= now)
-                .order_by(col(Timer.fire_at))
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        timers = await claim(session, now=now, batch_size=batch_size)
         if not timers:
             return 0
         # Clocks are locked in id order, as the consumer locks them, so neither deadlocks.
@@ -117,14 +150,15 @@ async def fire_due_timers(
                 .with_for_update()
             )
         }
-        firing = Firing(session, now, policy, {})
+        firing = Firing(session, now, policy)
         events = []
+        outcomes: dict[TimerOutcome, list[UUID]] = {outcome: [] for outcome in TimerOutcome}
         for timer in timers:
             event = await firing.fire(timer, clocks.get(timer.clock_id))
-            timer.fired_at = now
-            timer.outcome = TimerOutcome.FIRED if event else TimerOutcome.STALE
+            outcomes[TimerOutcome.FIRED if event else TimerOutcome.STALE].append(timer.id)
             if event:
                 events.append(event)
+        await firing.record(outcomes)
         await runtime.emit(session, *events)
     return len(timers)
 
