@@ -155,6 +155,21 @@ async def test_every_clock_starts_moves_and_stops_from_events(
 
             await eventually(all_as_expected, timeout=60)
 
+            # A closure announced later moves the open clock: Mon 8 Jan 2024 closed too.
+            await bench.publish(
+                profile(
+                    closing,
+                    closure_days=[date(2024, 1, 3), date(2024, 1, 8)],
+                    extra_holidays=[date(2024, 1, 5)],
+                )
+            )
+
+            async def moved() -> bool:
+                [clock] = await clocks_of(app, with_closures.id)
+                return clock.due_on == date(2024, 1, 11)
+
+            await eventually(moved)
+
             [response] = [
                 clock
                 for clock in await clocks_of(app, christmas.id)
@@ -174,6 +189,10 @@ async def test_every_clock_starts_moves_and_stops_from_events(
                 lambda events: (
                     len(of_type(events, "deadline.met", christmas.id)) == 3
                     and len(of_type(events, "deadline.cancelled")) == 4
+                    and any(
+                        event.data.due_on == date(2024, 1, 11)
+                        for event in of_type(events, "deadline.set", with_closures.id)
+                    )
                 )
             )
 
@@ -203,6 +222,9 @@ async def test_every_clock_starts_moves_and_stops_from_events(
         funeral.id: "complaint refused",
         refused_escalation.id: "escalation refused",
     }
+    assert [event.data.due_on for event in of_type(emitted, "deadline.set", with_closures.id)][
+        -1
+    ] == date(2024, 1, 11)
     [update] = [
         event.data
         for event in of_type(emitted, "deadline.set", christmas.id)

@@ -64,7 +64,7 @@ async def test_a_replay_rebuilds_identical_clocks(
 
         replica_schema = f"deadlines_{uuid.uuid4().hex[:10]}"
         await upgrade("putright.deadlines", url=database_url, schema=replica_schema)
-        replay = bench.app(ManualTime(LONG_AGO), instance=replica_schema)
+        replay = bench.app(ManualTime(LONG_AGO), instance=replica_schema, timers_enabled=False)
         async with serving(replay):
             rebuilt = await eventually(lambda: _settled(replay, count=8))
             emitted = await bench.wait_for_emitted(

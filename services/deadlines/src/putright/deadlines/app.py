@@ -34,15 +34,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
-            runtime.start_background(
-                run_timers(
-                    runtime,
-                    time,
-                    policy=policy,
-                    batch_size=settings.timer_batch_size,
-                    poll_seconds=settings.timer_poll_seconds,
+            if settings.timers_enabled:
+                runtime.start_background(
+                    run_timers(
+                        runtime,
+                        time,
+                        policy=policy,
+                        batch_size=settings.timer_batch_size,
+                        poll_seconds=settings.timer_poll_seconds,
+                    )
                 )
-            )
             yield
 
     app = FastAPI(title="Putright deadlines", lifespan=lifespan)

@@ -11,6 +11,9 @@ class DeadlinesSettings(ServiceSettings):
     approaching_working_days: int = Field(
         default=2, ge=1, description="Warn this many working days before a step is due."
     )
+    timers_enabled: bool = Field(
+        default=True, description="Off while a replay catches up, so no stale step is missed."
+    )
     timer_batch_size: int = Field(default=500, ge=1)
     timer_poll_seconds: float = Field(default=1.0, gt=0)
     instance: str = Field(
