@@ -293,7 +293,7 @@ async def test_letters_are_seen_only_by_their_own_organisation(
         resend = await client.post(f"/v1/letters/{letter}/resend", headers=header(stranger))
         assert resend.status_code == 404
         anonymous = await client.get(f"/v1/letters/{letter}")
-        assert anonymous.status_code == 422
+        assert anonymous.status_code == 401
         assert "X-Putright-Organisation" in anonymous.text
         refused_layout = await client.put(
             "/v1/letter-layout",

@@ -39,11 +39,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
-            runtime.start_background(sender.run())
+            for _worker in range(settings.send_workers):
+                runtime.start_background(sender.run())
             yield
 
     app = FastAPI(title="Putright letters", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.sender = sender
     app.include_router(router)
+    runtime.instrument(app)
     return app

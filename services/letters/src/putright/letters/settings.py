@@ -18,6 +18,7 @@ class LettersSettings(ServiceSettings):
     mail_from: str = "complaints@putright.invalid"
     message_id_domain: str = "putright.invalid"
     send_poll_seconds: float = Field(default=0.5, gt=0)
+    send_workers: int = Field(default=2, ge=1, description="Concurrent sender loops.")
     send_max_attempts: int = Field(default=8, ge=1)
     send_backoff_seconds: float = Field(default=30.0, ge=0)
     send_backoff_max_seconds: float = Field(default=3600.0, ge=0)

@@ -1,16 +1,15 @@
 """Letters' HTTP API: the correspondence record, the print queue and the layout.
 
-Every request names its organisation in the `X-Putright-Organisation` header, which the
-platform's authenticating ingress sets from the caller's credentials (clients cannot set
-it themselves there). A letter of another organisation answers 404, as if it did not exist.
+Every request speaks for the organisation the platform's ingress authenticated
+(`putright.shared.tenancy`). A letter of another organisation answers 404, as if it did
+not exist.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel import col, select
 
@@ -29,9 +28,9 @@ from putright.letters.rendering import UNBRANDED, LayoutError, render, verify
 from putright.shared.api import ReadSessionDep, SessionDep
 from putright.shared.events import LetterKind
 from putright.shared.events.envelope import utc_now
+from putright.shared.tenancy import CallerOrganisationDep, not_found
 
-ORGANISATION_HEADER = "X-Putright-Organisation"
-OrganisationDep = Annotated[UUID, Header(alias=ORGANISATION_HEADER)]
+OrganisationDep = CallerOrganisationDep
 SAMPLE = LetterFacts(reference="SAMPLE-1", resident_name="Sample", addressee_name="Sample")
 
 router = APIRouter(prefix="/v1")
@@ -143,7 +142,7 @@ def _invalid(block: str, message: str) -> RequestValidationError:
 async def _own_letter(session: ReadSessionDep, letter_id: UUID, organisation_id: UUID) -> Letter:
     letter = await session.get(Letter, letter_id)
     if letter is None or letter.organisation_id != organisation_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "letter_id: no such letter")
+        raise not_found("letter")
     return letter
 
 
@@ -152,5 +151,5 @@ async def _own_print_job(
 ) -> PrintJob:
     job = await session.get(PrintJob, letter_id)
     if job is None or job.organisation_id != organisation_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "letter_id: no such posted letter")
+        raise not_found("posted letter")
     return job
