@@ -3,8 +3,9 @@
 `python -m putright.reporting rebuild` empties the projection tables (never the
 report sections landlords wrote) and replays each topic from offset 0 up to the end it
 had when the rebuild started, in batches through the same `projection.apply` the live
-consumer uses. The event ids are recorded for the live consumer, so when the service
-starts again it skips what the rebuild already applied. Stop the service (scale it to
+consumer uses. The event ids are recorded for the live consumer and those end offsets
+committed as its group's, so when the service starts again it carries on from where the
+rebuild stopped and skips anything applied twice. Stop the service (scale it to
 zero) while rebuilding the live schema; `--schema` rebuilds into a shadow schema
 instead, e.g. to compare its figures with the live ones.
 """
@@ -58,7 +59,9 @@ async def rebuild(settings: ReportingSettings, *, schema: str = SERVICE) -> Rebu
     engine = create_engine(settings.database_url, schema=schema, pool_size=2)
     try:
         await _reset(engine, schema, consumer_name(settings))
-        events, skipped = await _replay(engine, settings)
+        events, skipped, ends = await _replay(engine, settings)
+        if schema == SERVICE:
+            await _hand_over(settings, ends)
     finally:
         await engine.dispose()
     return RebuildReport(events, skipped, time.perf_counter() - started)
@@ -79,7 +82,25 @@ async def _reset(engine: AsyncEngine, schema: str, consumer: str) -> None:
         )
 
 
-async def _replay(engine: AsyncEngine, settings: ReportingSettings) -> tuple[int, int]:
+async def _hand_over(settings: ReportingSettings, ends: dict[TopicPartition, int]) -> None:
+    """Commit the replayed end offsets as the live consumer group's, so the service,
+    restarted, carries on from there instead of re-reading (and skipping) everything."""
+    group = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=consumer_name(settings),
+        enable_auto_commit=False,
+    )
+    await group.start()
+    try:
+        group.assign(list(ends))
+        await group.commit(ends)
+    finally:
+        await group.stop()
+
+
+async def _replay(
+    engine: AsyncEngine, settings: ReportingSettings
+) -> tuple[int, int, dict[TopicPartition, int]]:
     kafka = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
@@ -90,15 +111,19 @@ async def _replay(engine: AsyncEngine, settings: ReportingSettings) -> tuple[int
     partitions = await _partitions(settings)
     await kafka.start()
     applied = skipped = 0
+    ends: dict[TopicPartition, int] = {}
     try:
         for stream in REPLAY_ORDER:
             topic = settings.topics.topic(stream)
             if partitions.get(topic):
-                done, bad = await _replay_topic(kafka, engine, settings, topic, partitions[topic])
+                done, bad, topic_ends = await _replay_topic(
+                    kafka, engine, settings, topic, partitions[topic]
+                )
                 applied, skipped = applied + done, skipped + bad
+                ends.update(topic_ends)
     finally:
         await kafka.stop()
-    return applied, skipped
+    return applied, skipped, ends
 
 
 async def _partitions(settings: ReportingSettings) -> dict[str, list[int]]:
@@ -123,7 +148,7 @@ async def _replay_topic(
     settings: ReportingSettings,
     topic: str,
     numbers: list[int],
-) -> tuple[int, int]:
+) -> tuple[int, int, dict[TopicPartition, int]]:
     partitions = [TopicPartition(topic, number) for number in numbers]
     kafka.assign(partitions)
     await kafka.seek_to_beginning(*partitions)
@@ -137,7 +162,7 @@ async def _replay_topic(
         if writing:
             await writing
         if not events:
-            return applied, skipped
+            return applied, skipped, ends
         writing = asyncio.create_task(_write(engine, settings, events))
         applied += len(events)
         logger.info("rebuild: %s events read from %s", applied, topic)
