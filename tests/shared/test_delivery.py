@@ -234,3 +234,35 @@ async def test_poison_and_failing_messages_are_dead_lettered_and_the_consumer_mo
     assert dict(records[1].headers)["x-attempts"] == b"3"
     assert dict(records[1].headers)["x-original-offset"] == b"7"
     assert records[1].value == doomed.model_dump_json().encode()
+
+
+async def test_a_batch_is_applied_in_one_go_and_skips_what_was_applied_before(
+    engine: AsyncEngine, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    broker = create_broker(kafka_bootstrap, client_id="test")
+    consumer = make_consumer(engine, broker, f"{topic_prefix}.batched")
+    first, second, third = withdrawn(), withdrawn(), withdrawn()
+    origin = Origin(f"{topic_prefix}.complaints.v1", 0, 0, None)
+    assert await consumer.process(first.model_dump_json().encode(), origin) is Outcome.APPLIED
+    batch = [(event.model_dump_json().encode(), origin) for event in (first, second, third, second)]
+    outcomes = await consumer.process_batch(batch)
+    assert outcomes == [Outcome.DUPLICATE, Outcome.APPLIED, Outcome.APPLIED, Outcome.DUPLICATE]
+    assert [await effects(engine, event.id) for event in (first, second, third)] == [1, 1, 1]
+
+
+async def test_a_batch_with_a_poison_message_falls_back_to_one_at_a_time(
+    engine: AsyncEngine, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    broker = create_broker(kafka_bootstrap, client_id="test")
+    await broker.start()
+    try:
+        consumer = make_consumer(engine, broker, f"{topic_prefix}.mixed")
+        good = withdrawn()
+        origin = Origin(f"{topic_prefix}.complaints.v1", 0, 0, None)
+        outcomes = await consumer.process_batch(
+            [(b"not an event", origin), (good.model_dump_json().encode(), origin)]
+        )
+    finally:
+        await broker.stop()
+    assert outcomes == [Outcome.DEAD_LETTERED, Outcome.APPLIED]
+    assert await effects(engine, good.id) == 1

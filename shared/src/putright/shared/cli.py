@@ -39,5 +39,9 @@ def main(
         asyncio.run(upgrade(f"putright.{name}", url=settings.database_url, schema=name))
     if arguments.command == "serve":
         uvicorn.run(
-            create_app(settings), host=arguments.host, port=arguments.port, log_level="info"
+            create_app(settings),
+            host=arguments.host,
+            port=arguments.port,
+            log_config=None,  # keep the JSON logging configured above
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )

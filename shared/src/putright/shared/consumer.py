@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
@@ -43,6 +44,13 @@ def processed_event_table(metadata: MetaData) -> Table:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "event_id"),
     )
+
+
+def _parse_or_none(raw: bytes) -> Event[Any] | None:
+    try:
+        return parse_event(raw)
+    except (ValidationError, UnknownEventTypeError, ValueError):
+        return None
 
 
 class Outcome(StrEnum):
@@ -106,6 +114,70 @@ class Consumer:
         EVENTS_CONSUMED.labels(self.name, outcome.value).inc()
         return outcome
 
+    async def process_batch(self, messages: Sequence[tuple[bytes, Origin]]) -> list[Outcome]:
+        """Apply a batch of messages in one transaction (one commit, one offset commit);
+        if any message is invalid or the batch fails, fall back to one at a time."""
+        events = [_parse_or_none(raw) for raw, _ in messages]
+        if len(messages) == 1 or any(event is None for event in events):
+            return [await self.process(raw, origin) for raw, origin in messages]
+        try:
+            outcomes = await self._apply_batch(
+                [
+                    (event, origin)
+                    for event, (_, origin) in zip(events, messages, strict=True)
+                    if event
+                ]
+            )
+        except Exception:
+            logger.warning(
+                "consumer %s: a batch failed; applying one at a time", self.name, exc_info=True
+            )
+            return [await self.process(raw, origin) for raw, origin in messages]
+        for outcome in outcomes:
+            EVENTS_CONSUMED.labels(self.name, outcome.value).inc()
+        if Outcome.APPLIED in outcomes:
+            self.after_commit()
+        return outcomes
+
+    async def _apply_batch(self, batch: Sequence[tuple[Event[Any], Origin]]) -> list[Outcome]:
+        outcomes = [Outcome.IGNORED] * len(batch)
+        handled = [
+            index for index, (event, _) in enumerate(batch) if type(event.data) in self.handlers
+        ]
+        if not handled:
+            return outcomes
+        async with self.sessions() as session, session.begin():
+            fresh = await self._record_many(session, [batch[index][0] for index in handled])
+            for index in handled:
+                event, origin = batch[index]
+                if event.id not in fresh:
+                    outcomes[index] = Outcome.DUPLICATE
+                    continue
+                fresh.discard(event.id)  # the same event twice in one batch applies once
+                with consuming(
+                    f"{self.name} {event.type}", origin.headers, str(event.correlation_id)
+                ) as span:
+                    span.set_attribute("messaging.message.id", str(event.id))
+                    await self.handlers[type(event.data)](session, event)
+                outcomes[index] = Outcome.APPLIED
+        return outcomes
+
+    async def _record_many(self, session: AsyncSession, events: Sequence[Event[Any]]) -> set[UUID]:
+        """Record many event ids at once; returns those not applied before."""
+        statement = (
+            self._insert(session)(self.processed)
+            .values([{"consumer": self.name, "event_id": event.id} for event in events])
+            .on_conflict_do_nothing()
+            .returning(self.processed.c.event_id)
+        )
+        result = await (await session.connection()).execute(statement)
+        return set(result.scalars())
+
+    @staticmethod
+    def _insert(session: AsyncSession) -> Any:
+        dialect = session.bind.dialect.name if session.bind else "postgresql"
+        return pg_insert if dialect == "postgresql" else sqlite_insert
+
     async def _apply_with_retries(
         self, raw: bytes, origin: Origin, event: Event[Any], handler: Handler
     ) -> Outcome:
@@ -139,10 +211,8 @@ class Consumer:
 
     async def _record(self, session: AsyncSession, event: Event[Any]) -> bool:
         """Record the event id; False when this consumer has applied it before."""
-        dialect = session.bind.dialect.name if session.bind else "postgresql"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
-            insert(self.processed)
+            self._insert(session)(self.processed)
             .values(consumer=self.name, event_id=event.id)
             .on_conflict_do_nothing()
         )

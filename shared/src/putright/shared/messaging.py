@@ -5,37 +5,49 @@ from __future__ import annotations
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.security import BaseSecurity
 
 from putright.shared.consumer import Consumer, Origin
 
 
-def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
+def create_broker(
+    bootstrap_servers: str, *, client_id: str, security: BaseSecurity | None = None
+) -> KafkaBroker:
     """A broker whose producer waits for every in-sync replica and never duplicates on retry."""
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=security,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
     )
 
 
-def subscribe(broker: KafkaBroker, consumer: Consumer, *topics: str, description: str) -> None:
-    """Feed `topics` to `consumer` in its own consumer group, committing offsets only
-    after the consumer's database transaction (a failure to do so redelivers)."""
+def subscribe(
+    broker: KafkaBroker, consumer: Consumer, *topics: str, description: str, batch_size: int = 200
+) -> None:
+    """Feed `topics` to `consumer` in its own consumer group, in batches of up to
+    `batch_size`, committing offsets only after the consumer's database transaction
+    (a failure to do so redelivers)."""
 
     async def handle(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple), "subscriptions are not batched"
-        await consumer.process(
-            message.body,
-            Origin(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                headers=tuple(record.headers),
-            ),
+        records = message.raw_message
+        batch = records if isinstance(records, tuple) else (records,)
+        await consumer.process_batch(
+            [
+                (
+                    record.value,
+                    Origin(
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        key=record.key,
+                        headers=tuple(record.headers),
+                    ),
+                )
+                for record in batch
+            ]
         )
 
     handle.__name__ = f"{consumer.name}_consumer"
@@ -43,6 +55,8 @@ def subscribe(broker: KafkaBroker, consumer: Consumer, *topics: str, description
         *topics,
         group_id=consumer.name,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=batch_size,
         auto_offset_reset="earliest",
         title=consumer.name,
         description=description,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ssl
+from typing import Literal
+
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from putright.shared.topics import Topics
@@ -22,9 +26,35 @@ class ServiceSettings(BaseSettings):
     )
     topic_prefix: str = "putright"
     consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_batch_size: int = Field(default=200, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+
+    def kafka_security(self) -> BaseSecurity | None:
+        """FastStream's security settings for the configured Kafka protocol, if any."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        tls = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+        if self.kafka_security_protocol == "SSL":
+            return BaseSecurity(ssl_context=tls, use_ssl=True)
+        if not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("SASL_SSL needs PUTRIGHT_KAFKA_SASL_USERNAME and _PASSWORD")
+        password = self.kafka_sasl_password.get_secret_value()
+        mechanisms: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
+        return mechanisms[self.kafka_sasl_mechanism](
+            username=self.kafka_sasl_username, password=password, ssl_context=tls, use_ssl=True
+        )
 
     @property
     def topics(self) -> Topics:
