@@ -207,3 +207,48 @@ async def _all_fired_and_published(app: Any) -> bool:
 async def _read_all(bench: Harness, *, expected: int) -> list[Event[Any]]:
     """Everything emitted, once at least `expected` events are there (more would be a bug)."""
     return await bench.wait_for_emitted(lambda events: len(events) >= expected)
+
+
+async def test_an_extension_after_a_miss_gives_a_new_date_that_can_be_missed_again(
+    deadlines_env: dict[str, Any],
+) -> None:
+    landlord = uuid4()
+    complaint = Complaint(landlord)
+    time = ManualTime(BEFORE_WARNING)
+    own = {ORGANISATION_HEADER: str(landlord)}
+    async with harness(deadlines_env) as bench:
+        app = bench.app(time)
+        async with serving(app) as api:
+            # Acknowledged Tuesday 7 March 2023: the response is due Tuesday 21 March.
+            await bench.publish(
+                complaint.received(RECEIVED), complaint.acknowledged(date(2023, 3, 7))
+            )
+
+            async def responding() -> bool:
+                steps = {clock.step for clock in await clocks_of(app, complaint.id)}
+                return "stage1_response" in steps
+
+            await eventually(responding)
+            time.set(datetime(2023, 3, 22, 0, 30, tzinfo=UTC))
+            await bench.wait_for_emitted(
+                lambda events: len(of_type(events, "deadline.missed", complaint.id)) == 1
+            )
+            # Extended by 5 on the 22nd: due Tuesday 28 March, no longer overdue.
+            await bench.publish(complaint.extended(date(2023, 3, 22), 5))
+
+            async def extended() -> list[Any] | None:
+                response = await api.get(f"/v1/complaints/{complaint.id}/clocks", headers=own)
+                rows = [row for row in response.json() if row["step"] == "stage1_response"]
+                return rows if rows and rows[0]["due_on"] == "2023-03-28" else None
+
+            [row] = await eventually(extended)
+            assert (row["overdue"], row["missed_at"]) == (False, None)
+
+            time.set(datetime(2023, 3, 29, 0, 30, tzinfo=UTC))
+            emitted = await bench.wait_for_emitted(
+                lambda events: len(of_type(events, "deadline.missed", complaint.id)) == 2
+            )
+    assert [data.due_on for data in about(emitted, "deadline.missed", complaint.id)] == [
+        date(2023, 3, 21),
+        date(2023, 3, 28),
+    ]

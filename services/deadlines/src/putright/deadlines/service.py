@@ -328,6 +328,8 @@ class ComplaintClocks:
         for clock in announced:
             if clock.id not in self.started:
                 clock.revision += 1
+                # A new date is a new chance: missing it is reported afresh.
+                clock.missed_at = None
             self.events.append(deadline_set(clock, self.cause))
         await schedule(self.session, announced, self.calendar, self.policy)
         return self.events
@@ -378,6 +380,7 @@ async def recount_open_clocks(
         assert clock.working_days is not None
         clock.due_on = due_on
         clock.base_due_on = calendar.add(clock.starts_on, clock.working_days)
+        clock.missed_at = None
         clock.revision += 1
         moved.append(clock)
     await schedule(session, moved, calendar, policy)
