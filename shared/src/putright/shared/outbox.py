@@ -164,8 +164,11 @@ class Outbox:
                 await self._wait_for_work(poll_seconds)
 
     async def _wait_for_work(self, poll_seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the wake-up fires, and the relay then never stops.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+            async with asyncio.timeout(poll_seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def purge_published(self, engine: AsyncEngine, *, older_than: timedelta) -> int:
