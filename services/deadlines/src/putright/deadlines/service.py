@@ -160,14 +160,15 @@ class ComplaintClocks:
     async def load(
         cls, session: AsyncSession, cause: Event[Any], policy: Policy
     ) -> ComplaintClocks:
-        """Lock the complaint's clocks in id order (the timer loop takes locks in that order)."""
+        """Lock the landlord's calendar, then the complaint's clocks in id order: the same
+        order as a calendar change and the timer loop take their locks, so none deadlocks."""
+        await lock_calendar(session, cause.organisation_id, exclusive=False)
         found = await session.exec(
             select(Clock)
             .where(Clock.complaint_id == cause.subject)
             .order_by(col(Clock.id))
             .with_for_update()
         )
-        await lock_calendar(session, cause.organisation_id, exclusive=False)
         calendar = await calendar_for(session, cause.organisation_id)
         return cls(session, cause, calendar, policy, {clock.id: clock for clock in found})
 
