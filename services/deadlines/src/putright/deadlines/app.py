@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from putright.deadlines import flows
 from putright.deadlines.models import metadata
@@ -19,12 +20,16 @@ from putright.shared.topics import Stream
 
 
 def create_app(
-    settings: DeadlinesSettings | None = None, *, time: TimeSource | None = None
+    settings: DeadlinesSettings | None = None,
+    *,
+    time: TimeSource | None = None,
+    broker: KafkaBroker | None = None,
 ) -> FastAPI:
-    """Build the deadlines service around one runtime and one source of time."""
+    """Build the deadlines service around one runtime and one source of time
+    (and, in the embedded mode, the broker it shares with the other services)."""
     settings = settings or DeadlinesSettings()
     time = time or SystemTime()
-    runtime = Runtime(settings.instance, settings, metadata)
+    runtime = Runtime(settings.instance, settings, metadata, broker=broker)
     policy = Policy(approaching_working_days=settings.approaching_working_days)
     consumer = runtime.consumer(
         Stream.ORGANISATIONS, Stream.COMPLAINTS, description="Starts, moves and stops clocks."

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,10 +43,11 @@ async def lock_calendar(session: AsyncSession, organisation_id: UUID, *, exclusi
     A complaint's clocks are counted under a shared lock, a new calendar is stored and
     open clocks recounted under an exclusive one, so no clock is ever counted on a
     calendar that a concurrent profile change has already replaced without recounting it."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return  # SQLite (the embedded mode) lets one writer in at a time anyway.
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    await (await session.connection()).execute(
-        text(f"SELECT {function}(:key)"), {"key": _lock_key(organisation_id)}
-    )
+    await connection.execute(text(f"SELECT {function}(:key)"), {"key": _lock_key(organisation_id)})
 
 
 def _lock_key(organisation_id: UUID) -> int:
@@ -127,7 +129,8 @@ def timer_rows(clock: Clock, calendar: WorkingCalendar, policy: Policy) -> list[
             "clock_id": clock.id,
             "kind": kind.value,
             "revision": clock.revision,
-            "fire_at": fire_at,
+            # Stored in UTC: SQLite keeps no offset, and "now" is compared in UTC.
+            "fire_at": fire_at.astimezone(UTC),
         }
         for kind, fire_at in plan
     ]
@@ -140,7 +143,8 @@ async def schedule(
     rows = [row for clock in clocks for row in timer_rows(clock, calendar, policy)]
     if rows:
         connection = await session.connection()
-        await connection.execute(pg_insert(Timer).values(rows).on_conflict_do_nothing())
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        await connection.execute(insert(Timer).values(rows).on_conflict_do_nothing())
 
 
 @dataclass

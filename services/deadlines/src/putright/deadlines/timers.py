@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -136,6 +136,7 @@ async def fire_due_timers(
     runtime: Runtime, *, now: datetime, policy: Policy, batch_size: int
 ) -> int:
     """Claim up to `batch_size` due timers and fire them in one transaction; returns how many."""
+    now = now.astimezone(UTC)
     async with runtime.unit_of_work() as session:
         timers = await claim(session, now=now, batch_size=batch_size)
         if not timers:
