@@ -7,6 +7,7 @@ import hashlib
 import pytest
 from sqlmodel import select
 
+from putright.intake import admin_cli
 from putright.intake.models import ApiKey
 from putright.shared.events import ContractAgreed, OrganisationProfile
 from tests.intake.conftest import ADMIN_TOKEN, Intake
@@ -139,3 +140,32 @@ async def test_an_organisation_name_that_could_forge_a_header_is_refused(intake:
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+async def test_the_admin_command_line_registers_an_organisation_and_issues_a_key(
+    intake: Intake,
+) -> None:
+    settings = intake.settings
+    created = await admin_cli.run(
+        admin_cli.parser().parse_args(
+            ["create-organisation", "--name", "Thurrock Council", "--kind", "landlord"]
+        ),
+        settings,
+    )
+    key = await admin_cli.run(
+        admin_cli.parser().parse_args(
+            ["create-key", "--organisation", created["id"], "--name", "ops", "--scopes", "report"]
+        ),
+        settings,
+    )
+    me = await intake.client.get(
+        "/v1/organisation", headers={"Authorization": f"Bearer {key['token']}"}
+    )
+    assert me.json()["profile"]["name"] == "Thurrock Council"
+    # The profile snapshot left through the outbox, published by the running service.
+    [event] = await intake.events_about(created["id"], 1)
+    assert isinstance(event.data, OrganisationProfile)
+    revoked = await admin_cli.run(
+        admin_cli.parser().parse_args(["revoke-key", key["id"]]), settings
+    )
+    assert revoked["revoked_at"]
