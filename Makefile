@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 LOCAL_ENV := .local/env
 
-.PHONY: demo test setup infra down lint typecheck docs
+.PHONY: demo test setup infra down lint typecheck docs bench
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -34,3 +34,10 @@ docs: setup
 
 test: setup infra lint typecheck
 	source $(LOCAL_ENV) && uv run pytest
+
+# Figures, not tests: measures Putright and the bare Kafka/PostgreSQL it runs on, then
+# rewrites docs/benchmarks.md (about 15 minutes; pass BENCH_ARGS=--quick to try it out).
+bench:
+	uv sync --quiet
+	bash deploy/local/up.sh
+	source $(LOCAL_ENV) && uv run python -m bench.run $(BENCH_ARGS)

@@ -1,0 +1,291 @@
+"""End to end: all four services as separate uvicorn processes on real Kafka,
+PostgreSQL and a local SMTP sink (aiosmtpd, in the bench process).
+
+(a) Sustained: complaints posted flat out; the rate is complaints over the time from the
+    first POST to the last downstream effect (acknowledgement clock stored by deadlines,
+    receipt email at the sink, register row in reporting). The bench reads the services'
+    tables directly to see those effects; it is not a service, so the rule that services
+    share no tables does not bind it.
+(b) Latency: complaints posted open-loop at a steady rate; each email is matched to its
+    POST by the complaint reference in its subject, and timed from the moment the POST
+    was due to be sent (so a stall is not hidden by the sender waiting).
+(c) Consumer lag of every consumer group of the run, sampled while (a) runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import default
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiosmtpd.controller import Controller
+
+from bench.common import Figure, percentile
+from bench.intake_http import (
+    COMPLAINT,
+    Stack,
+    free_port,
+    http_client,
+    landlord_key,
+    post_flat_out,
+    scratch_stack,
+    service,
+    wait_ready,
+)
+
+REFERENCE = re.compile(r"C-[0-9A-F]{10}")
+SERVICES = ("intake", "deadlines", "letters", "reporting")
+
+
+@dataclass
+class Arrivals:
+    """An SMTP handler that notes when the first email for each reference arrived."""
+
+    first: dict[str, float] = field(default_factory=dict)
+    emails: int = 0
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        """Record the arrival and accept the message."""
+        headers = BytesHeaderParser(policy=default).parsebytes(envelope.content)
+        match = REFERENCE.search(str(headers.get("Subject", "")))
+        if match:
+            self.first.setdefault(match.group(), time.perf_counter())
+        self.emails += 1
+        return "250 OK"
+
+
+@contextlib.contextmanager
+def smtp_sink(arrivals: Arrivals, port: int) -> Any:
+    """aiosmtpd on its own thread, as a real SMTP server on `port`."""
+    controller = Controller(arrivals, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+async def effects(connection: asyncpg.Connection, references: set[str]) -> dict[str, int]:
+    """How many of the posted complaints each downstream service has acted on."""
+    posted = list(references)
+    return {
+        "deadline stored": await connection.fetchval(
+            "SELECT count(DISTINCT c.complaint_id) FROM deadlines.clock c "
+            "JOIN intake.complaint i ON i.id = c.complaint_id WHERE i.reference = ANY($1)",
+            posted,
+        ),
+        "register updated": await connection.fetchval(
+            "SELECT count(*) FROM reporting.complaint WHERE reference = ANY($1)", posted
+        ),
+    }
+
+
+async def consumer_lag(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Messages each of the run's consumer groups has yet to commit, by group."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await probe.start()
+    try:
+        groups = [
+            group_id
+            for group_id, _ in await admin.list_consumer_groups()
+            if group_id.startswith(f"{prefix}.")
+        ]
+        lags = {}
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group)
+            if not committed:
+                continue
+            ends = await probe.end_offsets(list(committed))
+            lags[group.removeprefix(f"{prefix}.")] = sum(
+                max(0, ends[partition] - offset.offset)
+                for partition, offset in committed.items()
+                if offset.offset >= 0
+            )
+        return lags
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def running_services(stack: Stack, smtp_port: int) -> AsyncIterator[int]:
+    """All four services, each its own process; yields intake's port once all are ready."""
+    ports = {name: free_port() for name in SERVICES}
+    letters = {"PUTRIGHT_SMTP_HOST": "127.0.0.1", "PUTRIGHT_SMTP_PORT": str(smtp_port)}
+    with contextlib.ExitStack() as processes:
+        # Intake first: its migration and topics are what the others wait on.
+        started = {}
+        for name in SERVICES:
+            extra = letters if name == "letters" else {}
+            started[name] = processes.enter_context(service(name, stack, ports[name], **extra))
+            if name == "intake":
+                await wait_ready(ports[name], started[name])
+        for name in SERVICES:
+            await wait_ready(ports[name], started[name])
+        yield ports["intake"]
+
+
+async def wait_for_effects(
+    stack: Stack, arrivals: Arrivals, references: set[str], *, timeout: float
+) -> tuple[float, dict[str, int]]:
+    """Poll until every posted complaint has all its effects; the time it happened."""
+    connection = await asyncpg.connect(stack.dsn)
+    deadline = time.perf_counter() + timeout
+    try:
+        while True:
+            counts = await effects(connection, references)
+            counts["email received"] = sum(1 for ref in references if ref in arrivals.first)
+            now = time.perf_counter()
+            if all(count >= len(references) for count in counts.values()) or now > deadline:
+                return now, counts
+            await asyncio.sleep(0.25)
+    finally:
+        await connection.close()
+
+
+async def sample_lag(stack: Stack, peaks: dict[str, int], stop: asyncio.Event) -> None:
+    """Keep the highest lag seen per consumer group until `stop` is set."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            for group, lag in (await consumer_lag(stack.bootstrap, stack.prefix)).items():
+                peaks[group] = max(peaks.get(group, 0), lag)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2)
+
+
+async def sustained(
+    stack: Stack, arrivals: Arrivals, port: int, token: str, *, seconds: float, clients: int
+) -> list[Figure]:
+    """(a) and (c): complaints per second to every effect, and the peak consumer lag."""
+    area = "end to end"
+    peaks: dict[str, int] = {}
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_lag(stack, peaks, stop))
+    async with http_client(port, clients) as client:
+        posted = await post_flat_out(client, token, seconds=seconds, clients=clients)
+    references = set(posted.references)
+    first_post = min(posted.references.values())
+    finished, counts = await wait_for_effects(
+        stack, arrivals, references, timeout=max(120, seconds * 4)
+    )
+    stop.set()
+    await sampler
+    total = len(references)
+    complete = min(counts.values())
+    figures = [
+        Figure(area, "complaints posted", total, "complaints"),
+        Figure(area, "POST rate while posting flat out", total / posted.elapsed, "complaints/s"),
+        Figure(
+            area,
+            "sustained, POST to every effect",
+            complete / (finished - first_post),
+            "complaints/s",
+            ">= 500/s",
+        ),
+        Figure(area, "drain after the last POST", finished - first_post - posted.elapsed, "s"),
+    ]
+    figures += [
+        Figure(area, f"{effect} (of {total:,} posted)", count, "complaints")
+        for effect, count in counts.items()
+        if count < total
+    ]
+    if peaks:
+        slowest = max(peaks, key=lambda group: peaks[group])
+        figures.append(
+            Figure(
+                area, f"peak consumer lag, slowest group ({slowest})", peaks[slowest], "messages"
+            )
+        )
+        figures += [
+            Figure(area, f"peak consumer lag, {group}", lag, "messages")
+            for group, lag in sorted(peaks.items())
+            if group != slowest
+        ]
+    return figures
+
+
+async def paced(
+    stack: Stack, arrivals: Arrivals, port: int, token: str, *, seconds: float, rate: float
+) -> list[Figure]:
+    """(b): POST-to-email latency with complaints sent open-loop at `rate` per second."""
+    due: dict[str, float] = {}
+    failures = 0
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def post(client: httpx.AsyncClient, scheduled: float) -> None:
+        nonlocal failures
+        try:
+            response = await client.post("/v1/complaints", json=COMPLAINT, headers=headers)
+        except httpx.HTTPError:
+            failures += 1
+            return
+        if response.status_code != 201:
+            failures += 1
+            return
+        due[response.json()["reference"]] = scheduled
+
+    async with http_client(port, 256) as client:
+        began = time.perf_counter()
+        tasks = []
+        for index in range(int(seconds * rate)):
+            scheduled = began + index / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.create_task(post(client, scheduled)))
+        await asyncio.gather(*tasks)
+    await wait_for_effects(stack, arrivals, set(due), timeout=60)
+    latencies = [arrivals.first[ref] - sent for ref, sent in due.items() if ref in arrivals.first]
+    area = "end to end"
+    figures = [
+        Figure(area, f"POST-to-email p50 at {rate:.0f}/s", percentile(latencies, 0.5), "s"),
+        Figure(
+            area, f"POST-to-email p99 at {rate:.0f}/s", percentile(latencies, 0.99), "s", "< 2 s"
+        ),
+    ]
+    missing = len(due) - len(latencies)
+    if missing or failures:
+        figures.append(
+            Figure(area, "emails missing / POSTs failed at 100/s", missing + failures, "complaints")
+        )
+    return figures
+
+
+async def end_to_end(
+    server_url: str,
+    bootstrap: str,
+    *,
+    sustained_seconds: float,
+    paced_seconds: float,
+    rate: float = 100,
+    clients: int = 32,
+) -> list[Figure]:
+    """Run all four services and measure (a), (b) and (c)."""
+    arrivals = Arrivals()
+    smtp_port = free_port()
+    async with scratch_stack(server_url, bootstrap) as stack:
+        with smtp_sink(arrivals, smtp_port):
+            async with running_services(stack, smtp_port) as port:
+                async with http_client(port, 1) as client:
+                    token = await landlord_key(client)
+                    # Let every service see the landlord's profile before complaints come.
+                    await asyncio.sleep(3)
+                    warm = await post_flat_out(client, token, seconds=1, clients=1)
+                await wait_for_effects(stack, arrivals, set(warm.references), timeout=60)
+                figures = await sustained(
+                    stack, arrivals, port, token, seconds=sustained_seconds, clients=clients
+                )
+                figures += await paced(
+                    stack, arrivals, port, token, seconds=paced_seconds, rate=rate
+                )
+    return figures

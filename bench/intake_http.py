@@ -1,0 +1,233 @@
+"""Intake over HTTP: complaints accepted per second through the JSON API, with the
+outbox write included, and p50/p99 latency under concurrency.
+
+Intake runs as a real uvicorn process (`python -m putright.intake serve`) on a fresh
+database and its own topic prefix; the bench drives it with httpx clients. The helpers
+here (scratch databases, service processes, a landlord with an API key) are shared with
+the end-to-end bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from bench.common import Figure, percentile
+
+ADMIN_TOKEN = secrets.token_urlsafe(16)
+COMPLAINT = {
+    "description": "Water has come through the bathroom ceiling twice this month "
+    "and the repair booked in the spring never happened. " * 3,
+    "category": "repairs",
+    "resident": {"name": "Sam Resident", "email": "sam.resident@example.org"},
+}
+
+
+@dataclass
+class Stack:
+    """One bench run's infrastructure: a scratch database and a topic prefix."""
+
+    database_url: str
+    bootstrap: str
+    prefix: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}")
+
+    @property
+    def dsn(self) -> str:
+        """The database as asyncpg wants it."""
+        url = make_url(self.database_url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        """Environment for a service process pointed at this run."""
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "PUTRIGHT_TOPIC_PREFIX": self.prefix,
+            "PUTRIGHT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "PUTRIGHT_OUTBOX_POLL_SECONDS": "0.1",
+            **extra,
+        }
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def scratch_stack(server_url: str, bootstrap: str) -> AsyncIterator[Stack]:
+    """A fresh database (dropped afterwards) and a fresh topic prefix."""
+    name = f"putright_bench_{uuid.uuid4().hex[:10]}"
+    server = make_url(server_url)
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        yield Stack(server.set(database=name).render_as_string(hide_password=False), bootstrap)
+    finally:
+        connection = await asyncpg.connect(admin_dsn)
+        try:
+            await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@contextlib.contextmanager
+def service(name: str, stack: Stack, port: int, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `python -m putright.<name> serve --migrate` as its own process, logs discarded."""
+    command = ["serve", "--migrate", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"putright.{name}", *command],
+        env=stack.environment(**extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def wait_ready(port: int, process: subprocess.Popen[bytes], *, timeout: float = 90) -> None:
+    """Wait until a service answers HTTP at all (uvicorn listens only once the app's
+    startup, consumers included, is complete), or fail if it died."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"service on port {port} exited with {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get("/openapi.json")
+                return
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"service on port {port} not ready after {timeout:.0f} s")
+
+
+async def landlord_key(client: httpx.AsyncClient) -> str:
+    """Register a landlord through the admin API and return a submit key for it."""
+    admin = {"X-Admin-Token": ADMIN_TOKEN}
+    landlord = await client.post(
+        "/v1/admin/organisations",
+        json={"name": "Bench Homes", "kind": "landlord", "homes": 40_000},
+        headers=admin,
+    )
+    landlord.raise_for_status()
+    key = await client.post(
+        f"/v1/admin/organisations/{landlord.json()['id']}/api-keys",
+        json={"name": "bench", "scopes": ["submit"]},
+        headers=admin,
+    )
+    key.raise_for_status()
+    return str(key.json()["token"])
+
+
+@dataclass
+class Posted:
+    """What a burst of POSTs achieved."""
+
+    references: dict[str, float] = field(default_factory=dict)  # reference -> POST sent at
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    elapsed: float = 0.0
+
+
+async def post_flat_out(
+    client: httpx.AsyncClient, token: str, *, seconds: float, clients: int
+) -> Posted:
+    """`clients` concurrent submitters, each posting back to back for `seconds`."""
+    posted = Posted()
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    stop = started + seconds
+
+    async def submitter() -> None:
+        while (sent_at := time.perf_counter()) < stop:
+            try:
+                response = await client.post("/v1/complaints", json=COMPLAINT, headers=headers)
+            except httpx.HTTPError:
+                posted.failures += 1
+                continue
+            if response.status_code != 201:
+                posted.failures += 1
+                continue
+            posted.latencies.append(time.perf_counter() - sent_at)
+            posted.references[response.json()["reference"]] = sent_at
+
+    await asyncio.gather(*(submitter() for _ in range(clients)))
+    posted.elapsed = time.perf_counter() - started
+    return posted
+
+
+def http_client(port: int, clients: int) -> httpx.AsyncClient:
+    """A client with one kept-alive connection per concurrent submitter."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=httpx.Timeout(30)
+    )
+
+
+async def intake_http(
+    server_url: str, bootstrap: str, *, seconds: float, clients: int = 32
+) -> list[Figure]:
+    """Complaints per second and latency through a real intake process."""
+    async with scratch_stack(server_url, bootstrap) as stack:
+        port = free_port()
+        with service("intake", stack, port) as process:
+            await wait_ready(port, process)
+            async with http_client(port, clients) as client:
+                token = await landlord_key(client)
+                await post_flat_out(client, token, seconds=min(2.0, seconds), clients=clients)
+                posted = await post_flat_out(client, token, seconds=seconds, clients=clients)
+            relayed = await outbox_drained(stack, timeout=60)
+    rate = len(posted.latencies) / posted.elapsed
+    area = "intake"
+    figures = [
+        Figure(area, f"complaints accepted over HTTP ({clients} clients)", rate, "complaints/s"),
+        Figure(area, "POST /v1/complaints p50", percentile(posted.latencies, 0.5) * 1000, "ms"),
+        Figure(area, "POST /v1/complaints p99", percentile(posted.latencies, 0.99) * 1000, "ms"),
+        Figure(area, "failed POSTs", posted.failures, "requests"),
+    ]
+    if relayed is not None:
+        figures.append(Figure(area, "outbox drained to Kafka after the burst", relayed, "s"))
+    return figures
+
+
+async def outbox_drained(stack: Stack, *, timeout: float) -> float | None:
+    """Seconds until intake's outbox holds nothing unpublished (None if it never empties)."""
+    started = time.perf_counter()
+    connection = await asyncpg.connect(stack.dsn)
+    try:
+        while time.perf_counter() - started < timeout:
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL"
+            )
+            if waiting == 0:
+                return time.perf_counter() - started
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+    return None
