@@ -106,3 +106,20 @@ async def test_malformed_json_names_the_body(intake: Intake, landlord: Organisat
     )
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"][0] == "body"
+
+
+async def test_a_representative_needs_the_residents_consent(
+    intake: Intake, landlord: Organisation
+) -> None:
+    councillor = {"name": "Cllr Dee", "relationship": "councillor"}
+    refused = await intake.client.post(
+        "/v1/complaints",
+        json=complaint_body(channel="representative", representative=councillor),
+        headers=landlord.headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["rule"] == "3.6"
+    consented = {**councillor, "consent_recorded_on": "2026-11-01"}
+    accepted = await intake.submit(landlord, channel="representative", representative=consented)
+    [event] = await intake.events_about(accepted["id"], 1)
+    assert event.data.model_dump()["representative"]["name"] == "Cllr Dee"

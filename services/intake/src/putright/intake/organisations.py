@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field, field_validator
@@ -316,8 +315,3 @@ async def revoke_key(
         row.revoked_at = utc_now()
         session.add(row)
     return _key_public(row)
-
-
-def organisation_summary(organisation: Organisation) -> dict[str, Any]:
-    """Name and kind, for places that show who handles what."""
-    return {"id": str(organisation.id), "name": organisation.name, "kind": organisation.kind}
