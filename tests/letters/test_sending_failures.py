@@ -74,47 +74,59 @@ async def test_a_crash_between_send_and_commit_resends_only_that_letter_with_its
         assert sorted(str(data.letter_id) for data in sent) == sorted([resent["id"], other["id"]])
 
 
+class Switchable:
+    """A mailer whose server can be changed while the service runs."""
+
+    def __init__(self, target: SmtpMailer) -> None:
+        self.target = target
+
+    async def send(self, message: EmailMessage) -> str:
+        return await self.target.send(message)
+
+
 async def test_an_smtp_outage_is_retried_then_reported_and_nothing_is_lost(
     service_env: dict[str, Any], smtp_sink: SmtpSink, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     landlord, during, after = uuid4(), uuid4(), uuid4()
-    closed_port = free_port()
-    outage = settings_for(service_env, smtp_port=closed_port, send_max_attempts=3)
-    async with Publisher(kafka_bootstrap, topic_prefix) as publish:
-        async with letters_service(outage) as (_, client):
-            await publish.about(landlord, landlord, profile())
-            await publish.about(during, landlord, received("PR-20", resident=resident()))
-            events = await read_letter_events(
-                kafka_bootstrap,
-                topic_prefix,
-                lambda seen: any(isinstance(e.data, LetterDeliveryFailed) for e in seen),
-            )
-            failed = next(e.data for e in events if isinstance(e.data, LetterDeliveryFailed))
-            assert failed.attempts == 3
-            assert "Connect" in failed.last_error or "refused" in failed.last_error.lower()
-            [letter] = await letters_of(client, landlord, during)
-            assert (letter["status"], letter["attempts"]) == ("failed", 3)
-            assert letter["last_error"] == failed.last_error
+    outage = settings_for(service_env, smtp_port=free_port(), send_max_attempts=3)
+    mailer = Switchable(SmtpMailer(outage))
+    async with (
+        Publisher(kafka_bootstrap, topic_prefix) as publish,
+        letters_service(outage, mailer=mailer) as (_, client),
+    ):
+        await publish.about(landlord, landlord, profile())
+        await publish.about(during, landlord, received("PR-20", resident=resident()))
+        events = await read_letter_events(
+            kafka_bootstrap,
+            topic_prefix,
+            lambda seen: any(isinstance(e.data, LetterDeliveryFailed) for e in seen),
+        )
+        failed = next(e.data for e in events if isinstance(e.data, LetterDeliveryFailed))
+        assert failed.attempts == 3
+        assert "Connect" in failed.last_error or "refused" in failed.last_error.lower()
+        [letter] = await letters_of(client, landlord, during)
+        assert (letter["status"], letter["attempts"]) == ("failed", 3)
+        assert letter["last_error"] == failed.last_error
+        assert smtp_sink.messages == []
 
         # The mail server is back: new letters go, and the failed one is sent on request.
+        mailer.target = SmtpMailer(settings_for(service_env, smtp_sink))
         await publish.about(after, landlord, received("PR-21", resident=resident()))
-        async with letters_service(settings_for(service_env, smtp_sink)) as (_, client):
-            await eventually(lambda: all_settled(client, landlord, after, 1))
-            resend = await client.post(
-                f"/v1/letters/{failed.letter_id}/resend", headers=header(landlord)
-            )
-            assert resend.status_code == 200, resend.text
-            again = await client.post(
-                f"/v1/letters/{failed.letter_id}/resend", headers=header(landlord)
-            )
-            assert again.status_code == 409
-            [retried] = await eventually(lambda: _sent(client, landlord, during))
-            [later] = await letters_of(client, landlord, after)
-        assert later["status"] == "sent"
-        assert retried["message_id"] == letter["message_id"]
-        assert sorted(email["Message-ID"] for email in smtp_sink.messages) == sorted(
-            [retried["message_id"], later["message_id"]]
+        [later] = await eventually(lambda: all_settled(client, landlord, after, 1))
+        resend = await client.post(
+            f"/v1/letters/{failed.letter_id}/resend", headers=header(landlord)
         )
+        assert resend.status_code == 200, resend.text
+        again = await client.post(
+            f"/v1/letters/{failed.letter_id}/resend", headers=header(landlord)
+        )
+        assert again.status_code == 409
+        [retried] = await eventually(lambda: _sent(client, landlord, during))
+    assert later["status"] == "sent"
+    assert retried["message_id"] == letter["message_id"]
+    assert sorted(email["Message-ID"] for email in smtp_sink.messages) == sorted(
+        [retried["message_id"], later["message_id"]]
+    )
 
 
 async def _sent(client: Any, landlord: UUID, complaint: UUID) -> list[dict[str, Any]] | None:
