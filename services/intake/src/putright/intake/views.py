@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from putright.intake import lifecycle
 from putright.intake.auth import (
@@ -411,9 +412,17 @@ async def contractor_event(
         )
     if message.contractor_id != x_putright_contractor:
         raise NotFound("contractor")
-    async with runtime.unit_of_work() as session:
-        ctx = Context(session=session, runtime=runtime, clock=request.app.state.clock)
-        status_code, result = await apply_message(ctx, message)
+    for attempt in (1, 2):
+        try:
+            async with runtime.unit_of_work() as session:
+                ctx = Context(session=session, runtime=runtime, clock=request.app.state.clock)
+                status_code, result = await apply_message(ctx, message)
+        except IntegrityError:
+            # The same message arrived at once by another route; its receipt now answers.
+            if attempt == 2:
+                raise
+        else:
+            break
     return JSONResponse(result, status_code=status_code)
 
 
