@@ -30,5 +30,8 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(unit_of_work)]
+# Commit before the response is sent (FastAPI's default ends a yield dependency after
+# it): a 201 must mean the change and its events are stored, and a client's next
+# request must see them.
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
