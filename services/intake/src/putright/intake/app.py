@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
 
 from putright.intake import views, webform
 from putright.intake.complaints import Clock, Context
@@ -78,10 +79,16 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now) -> FastAPI:
-    """Build the intake service around one runtime; `clock` says what time it is."""
+def create_app(
+    settings: IntakeSettings | None = None,
+    *,
+    clock: Clock = utc_now,
+    broker: KafkaBroker | None = None,
+) -> FastAPI:
+    """Build the intake service around one runtime; `clock` says what time it is, and a
+    `broker` passed in (the embedded mode's in-memory one) replaces Kafka."""
     settings = settings or IntakeSettings()
-    runtime = Runtime("intake", settings, metadata)
+    runtime = Runtime("intake", settings, metadata, broker=broker)
     if settings.contractor_consumer_enabled:
         contractor_inbox(runtime, clock)
 
@@ -114,6 +121,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock = utc_now
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    runtime.instrument(app)
     app.state.clock = clock
     install_error_handlers(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
