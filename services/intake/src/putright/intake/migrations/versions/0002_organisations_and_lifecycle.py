@@ -16,15 +16,18 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("organisation", sa.Column("slug", sa.String(), nullable=True))
     op.execute("UPDATE organisation SET slug = CAST(id AS VARCHAR)")
-    op.alter_column("organisation", "slug", nullable=False)
-    op.create_unique_constraint("uq_organisation_slug", "organisation", ["slug"])
+    # Batch operations, so the same migration also runs on SQLite (the embedded mode).
+    with op.batch_alter_table("organisation") as organisation:
+        organisation.alter_column("slug", nullable=False)
+        organisation.create_unique_constraint("uq_organisation_slug", ["slug"])
     op.add_column("organisation", sa.Column("webhook_secret", sa.String(), nullable=True))
     op.add_column("organisation", sa.Column("complaints_email", sa.String(), nullable=True))
     op.create_index("ix_organisation_complaints_email", "organisation", ["complaints_email"])
 
     op.add_column("complaint", sa.Column("handling_organisation_id", sa.Uuid(), nullable=True))
     op.execute("UPDATE complaint SET handling_organisation_id = organisation_id")
-    op.alter_column("complaint", "handling_organisation_id", nullable=False)
+    with op.batch_alter_table("complaint") as complaint:
+        complaint.alter_column("handling_organisation_id", nullable=False)
     op.create_index(
         "ix_complaint_handling_organisation_id", "complaint", ["handling_organisation_id"]
     )
