@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from putright.letters.flows import Letters, register
 from putright.letters.models import metadata
@@ -22,10 +23,12 @@ def create_app(
     *,
     mailer: Mailer | None = None,
     clock: Clock = utc_now,
+    broker: KafkaBroker | None = None,
 ) -> FastAPI:
-    """Build the letters service around one runtime (a mailer and clock can be injected)."""
+    """Build the letters service around one runtime (a mailer, clock and broker — the
+    embedded mode's in-memory one — can be injected)."""
     settings = settings or LettersSettings()
-    runtime = Runtime("letters", settings, metadata)
+    runtime = Runtime("letters", settings, metadata, broker=broker)
     letters = Letters(runtime, settings)
     consumer = runtime.consumer(
         Stream.ORGANISATIONS,
