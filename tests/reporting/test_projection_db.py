@@ -1,0 +1,61 @@
+"""Projection behaviour that needs PostgreSQL but not Kafka: calendar changes and replays."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy import select
+
+from putright.reporting.models import complaint
+from putright.reporting.projection import apply
+from putright.reporting.settings import ReportingSettings
+from putright.shared.db import create_engine
+from putright.shared.events import OrganisationKind, OrganisationProfile
+from tests.reporting.dataset import Dataset, d, local
+
+pytestmark = [pytest.mark.connected]
+
+
+async def _ack_working_days(settings: ReportingSettings, complaint_id: UUID) -> Any:
+    engine = create_engine(settings.database_url, schema="reporting", pool_size=1)
+    async with engine.connect() as connection:
+        days = await connection.scalar(
+            select(complaint.c.s1_ack_wd).where(complaint.c.complaint_id == complaint_id)
+        )
+    await engine.dispose()
+    return days
+
+
+async def _apply(settings: ReportingSettings, events: list[Any]) -> None:
+    engine = create_engine(settings.database_url, schema="reporting", pool_size=1)
+    async with engine.begin() as connection:
+        await apply(connection, events)
+    await engine.dispose()
+
+
+async def test_a_new_closure_day_recounts_the_landlords_complaints(
+    service_env: dict[str, Any],
+) -> None:
+    settings = ReportingSettings(**service_env)
+    data = Dataset(service_env["topic_prefix"])
+    # The complaint arrives before the landlord's profile (they travel on different
+    # topics): it is counted on the England and Wales calendar at first.
+    landlord = data.id("landlord")
+    complaint_id = data.complaint(landlord, local(d("2024-12-23")))
+    data.acknowledge(complaint_id, landlord, d("2025-01-03"))
+    await _apply(settings, data.events)
+    # 24, 27, 30, 31 Dec, 2 and 3 Jan: 6 working days (25 and 26 Dec, 1 Jan are holidays).
+    assert await _ack_working_days(settings, complaint_id) == 6
+
+    profile = OrganisationProfile(
+        name="Council", kind=OrganisationKind.LANDLORD, homes=10, closure_days=[d("2024-12-27")]
+    )
+    data.emit(profile, landlord, landlord)
+    await _apply(settings, data.events[-1:])
+    assert await _ack_working_days(settings, complaint_id) == 5
+
+    # Applying the same events again (a replay) changes nothing.
+    await _apply(settings, data.events)
+    assert await _ack_working_days(settings, complaint_id) == 5
