@@ -56,15 +56,30 @@ class Mailer(Protocol):
 
 
 class SmtpMailer:
-    """Sends through the configured SMTP server (TLS and login as configured)."""
+    """Sends through the configured SMTP server (TLS and login as configured), keeping
+    idle connections open for the next letter rather than connecting for each one."""
 
     def __init__(self, settings: LettersSettings) -> None:
         self.settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, message: EmailMessage) -> str:
         """Send one message; raises an SMTP or connection error if it is not accepted."""
-        _, reply = await aiosmtplib.send(
-            message,
+        client = self._idle.pop() if self._idle else await self._connect()
+        try:
+            _, reply = await client.send_message(message)
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+            # An idle connection the server has since closed: retry once on a fresh one.
+            client = await self._connect()
+            _, reply = await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        self._idle.append(client)
+        return reply
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
             hostname=self.settings.smtp_host,
             port=self.settings.smtp_port,
             username=self.settings.smtp_username,
@@ -73,7 +88,8 @@ class SmtpMailer:
             use_tls=self.settings.smtp_use_tls,
             timeout=self.settings.smtp_timeout_seconds,
         )
-        return reply
+        await client.connect()
+        return client
 
 
 def header_text(value: str) -> str:
