@@ -125,6 +125,11 @@ async def test_a_year_of_events_gives_the_hand_worked_figures_and_rebuilds_the_s
             headers = {"X-Putright-Organisation": str(viewer)} if viewer else {}
             denied = await api.get(f"/v1/organisations/{path_org}/tsm", headers=headers)
             assert denied.status_code == 404
+        malformed = await api.get(
+            f"/v1/organisations/{landlord}/tsm", headers={"X-Putright-Organisation": "me"}
+        )
+        assert malformed.status_code == 422
+        assert "X-Putright-Organisation" in malformed.text
         others = await api.get(
             f"/v1/organisations/{other}/volumes?year=2024",
             headers={"X-Putright-Organisation": str(other)},

@@ -71,11 +71,11 @@ ConnectionDep = Annotated[AsyncConnection, Depends(_connection)]
 async def _scope(
     organisation_id: UUID,
     connection: ConnectionDep,
-    x_putright_organisation: Annotated[UUID | None, Header()] = None,
+    viewer: Annotated[UUID | None, Header(alias=ORGANISATION_HEADER)] = None,
 ) -> Scope:
     """The viewer's scope; 404 unless the ingress vouches for this very organisation."""
     known = await figures.organisation_kind(connection, organisation_id)
-    if x_putright_organisation != organisation_id or known is None:
+    if viewer != organisation_id or known is None:
         raise HTTPException(404, "no such organisation")
     return Scope(organisation_id, known[1])
 
