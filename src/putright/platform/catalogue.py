@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from putright.platform.asyncapi import PUBLISHERS, service_runtimes
-from putright.shared.events import EventData, values
-from putright.shared.topics import Topics, stream_of
+from putright.shared.events import ContractorMessage, EventData, values
+from putright.shared.topics import Stream, Topics, stream_of
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "events.md"
 
@@ -129,7 +129,34 @@ def render() -> str:
                 ]
             )
         )
-    return "\n\n".join([*sections, *value_sections()]) + "\n"
+    return "\n\n".join([*sections, contractor_section(), *value_sections()]) + "\n"
+
+
+def contractor_section() -> str:
+    """What contractor systems send: not a Putright event, but intake's inbound contract."""
+    schema = ContractorMessage.model_json_schema()
+    required = set(schema.get("required", []))
+    rows = [
+        f"| `{name}` | {_type_name(field_schema)} | {'yes' if name in required else 'no'} |"
+        f" {ContractorMessage.model_fields[name].description or ''} |"
+        for name, field_schema in schema.get("properties", {}).items()
+    ]
+    topic = Topics().topic(Stream.CONTRACTOR_INBOUND)
+    return "\n".join(
+        [
+            "## Inbound: contractor messages",
+            "",
+            _doc(ContractorMessage),
+            "",
+            f"- topic: `{topic}` (or the signed webhook `POST /v1/contractor/events`)",
+            "- published by: contractor systems; consumed by: intake, which maps each message",
+            "  onto the complaint events above (schema: `shared/schemas/contractor-message.json`)",
+            "",
+            "| field | type | required | meaning |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def main() -> None:
