@@ -166,5 +166,14 @@ async def test_a_councillor_reads_the_dashboard_without_javascript(
         assert "Issue arose over 12 months ago" in body
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        reports = f"{origin}/v1/organisations/{council.landlord}/reports"
+        for name, path in [
+            ("quarterly-2024-q3", f"{reports}/quarterly?year=2024&quarter=3"),
+            ("annual-2024", f"{reports}/annual?year=2024"),
+        ]:
+            shown = await page.goto(path)
+            assert shown is not None
+            assert shown.status == 200
+            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         await browser.close()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

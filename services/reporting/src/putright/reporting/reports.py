@@ -243,7 +243,7 @@ async def quarterly(
     return {
         **(await core(connection, viewer, period)),
         "viewer": viewer,
-        "title": f"{year_label(year)} quarter {quarter}",
+        "title": f"Reporting year {year_label(year)}, quarter {quarter}",
         "trend_labels": labels,
         "trend": [
             (category, _by_period(by_quarter, labels, 1, category)) for category in categories
