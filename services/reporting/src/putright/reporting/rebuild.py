@@ -101,6 +101,7 @@ async def _hand_over(settings: ReportingSettings, ends: dict[TopicPartition, int
 async def _replay(
     engine: AsyncEngine, settings: ReportingSettings
 ) -> tuple[int, int, dict[TopicPartition, int]]:
+    partitions = await _partitions(settings)
     kafka = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
@@ -108,7 +109,6 @@ async def _replay(
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
-    partitions = await _partitions(settings)
     await kafka.start()
     applied = skipped = 0
     ends: dict[TopicPartition, int] = {}
