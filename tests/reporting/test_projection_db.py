@@ -1,18 +1,23 @@
-"""Projection behaviour that needs PostgreSQL but not Kafka: calendar changes and replays."""
+"""Projection behaviour on PostgreSQL: calendar changes, replays, and the rebuild's hand-over."""
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 
 from putright.reporting.models import complaint
 from putright.reporting.projection import apply
+from putright.reporting.rebuild import consumer_name, rebuild
 from putright.reporting.settings import ReportingSettings
 from putright.shared.db import create_engine
 from putright.shared.events import OrganisationKind, OrganisationProfile
+from putright.shared.topics import Stream
+from tests.reporting.conftest import publish
 from tests.reporting.dataset import Dataset, d, local
 
 pytestmark = [pytest.mark.connected]
@@ -59,3 +64,45 @@ async def test_a_new_closure_day_recounts_the_landlords_complaints(
     # Applying the same events again (a replay) changes nothing.
     await _apply(settings, data.events)
     assert await _ack_working_days(settings, complaint_id) == 5
+
+
+async def test_a_rebuild_hands_its_end_offsets_to_the_live_consumer_group(
+    service_env: dict[str, Any],
+) -> None:
+    settings = ReportingSettings(**service_env)
+    data = Dataset(service_env["topic_prefix"])
+    landlord = data.organisation("Council", OrganisationKind.LANDLORD, 10, [])
+    complaint_id = data.complaint(landlord, local(d("2024-06-03")))
+    data.acknowledge(complaint_id, landlord, d("2024-06-04"))
+    await publish(settings, data.events)
+
+    report = await rebuild(settings, schema=f"reporting_{uuid4().hex[:8]}", hand_over=True)
+
+    assert report.events == 3
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        topics = [settings.topics.topic(s) for s in (Stream.ORGANISATIONS, Stream.COMPLAINTS)]
+        partitions = [
+            TopicPartition(item["topic"], partition["partition"])
+            for item in await admin.describe_topics(topics)
+            for partition in item["partitions"]
+        ]
+    finally:
+        await admin.close()
+    group = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=consumer_name(settings),
+        enable_auto_commit=False,
+    )
+    await group.start()
+    committed: dict[str, int] = {}
+    try:
+        for partition in partitions:
+            offset = await group.committed(partition) or 0
+            committed[partition.topic] = committed.get(partition.topic, 0) + offset
+    finally:
+        await group.stop()
+    # One profile on the organisations topic; a receipt and an acknowledgement on the
+    # complaints topic: the live service resumes after them, whatever the partitions.
+    assert committed == {topics[0]: 1, topics[1]: 2}

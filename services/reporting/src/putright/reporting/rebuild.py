@@ -53,14 +53,18 @@ def consumer_name(settings: ReportingSettings) -> str:
     return f"{settings.topic_prefix}.{SERVICE}"
 
 
-async def rebuild(settings: ReportingSettings, *, schema: str = SERVICE) -> RebuildReport:
-    """Empty the projections in `schema` and replay every event into them."""
+async def rebuild(
+    settings: ReportingSettings, *, schema: str = SERVICE, hand_over: bool | None = None
+) -> RebuildReport:
+    """Empty the projections in `schema` and replay every event into them; `hand_over`
+    (by default, when rebuilding the live schema) commits the replayed offsets for the
+    live consumer group."""
     started = time.perf_counter()
     engine = create_engine(settings.database_url, schema=schema, pool_size=2)
     try:
         await _reset(engine, schema, consumer_name(settings))
         events, skipped, ends = await _replay(engine, settings)
-        if schema == SERVICE:
+        if hand_over if hand_over is not None else schema == SERVICE:
             await _hand_over(settings, ends)
     finally:
         await engine.dispose()
