@@ -20,6 +20,7 @@ from uuid import UUID
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from faststream.kafka import KafkaBroker
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -103,11 +104,15 @@ def _respond(name: str, rows: list[dict[str, Any]], form: Format, **about: Any) 
 
 
 def create_app(
-    settings: ReportingSettings | None = None, *, clock: Callable[[], datetime] = utc_now
+    settings: ReportingSettings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    broker: KafkaBroker | None = None,
 ) -> FastAPI:
-    """Build the reporting service around one runtime; `clock` says what "now" is."""
+    """Build the reporting service around one runtime; `clock` says what "now" is, and a
+    `broker` passed in (the embedded mode's in-memory one) replaces Kafka."""
     config = settings or ReportingSettings()
-    runtime = Runtime("reporting", config, metadata)
+    runtime = Runtime("reporting", config, metadata, broker=broker)
     consumer = runtime.consumer(
         Stream.ORGANISATIONS,
         Stream.COMPLAINTS,
@@ -127,6 +132,7 @@ def create_app(
 
     app = FastAPI(title="Putright reporting", lifespan=lifespan)
     app.state.runtime = runtime
+    runtime.instrument(app)
     base = "/v1/organisations/{organisation_id}"
 
     def year_of(year: int | None) -> int:
