@@ -11,12 +11,18 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from putright.reporting import figures
+from putright.reporting.figures import Scope
+from putright.reporting.periods import Period, reporting_year
 from putright.reporting.rebuild import consumer_name
-from putright.reporting.settings import ReportingSettings
+from putright.reporting.settings import ExtensionRule, ReportingSettings
 from putright.shared.db import create_engine
 from putright.shared.events import Event
 from putright.shared.topics import stream_of
 from tests.conftest import eventually
+from tests.reporting.dataset import d
+
+YEAR = reporting_year(2024)
 
 
 @contextlib.asynccontextmanager
@@ -63,5 +69,44 @@ async def wait_until_projected(settings: ReportingSettings, count: int) -> None:
 
     try:
         await eventually(applied, timeout=120)
+    finally:
+        await engine.dispose()
+
+
+async def all_figures(url: str, schema: str, scope: Scope) -> dict[str, Any]:
+    """Every figure of the 2024/25 reporting year for `scope`, read from one schema."""
+    engine = create_engine(url, schema=schema, pool_size=1)
+    try:
+        async with engine.connect() as db:
+            rule = ExtensionRule.WITHIN_LIMIT_OR_GOOD_REASON
+            return {
+                "tsm": await figures.tsm(db, scope=scope, period=YEAR, rule=rule),
+                "volumes": {
+                    (by, every): await figures.volumes(
+                        db, scope=scope, period=YEAR, every=every, by=by
+                    )
+                    for by in figures.DIMENSIONS
+                    for every in Period
+                },
+                "timeliness": await figures.timeliness(db, scope=scope, period=YEAR, rule=rule),
+                "by_handler": await figures.timeliness(
+                    db, scope=scope, period=YEAR, rule=rule, by_handler=True
+                ),
+                "refusals": await figures.refusals(db, scope=scope, period=YEAR),
+                "remedies": await figures.remedies(db, scope=scope, period=YEAR),
+                "actions": await figures.outstanding_actions(
+                    db, scope=scope, period=YEAR, today=d("2025-03-10")
+                ),
+                "learning": await figures.learning(db, scope=scope, period=YEAR),
+                "letters": await figures.letters(db, scope=scope, period=YEAR),
+                "open": await figures.open_clocks(
+                    db, scope=scope, today=d("2025-03-10"), due_soon_by=d("2025-03-12")
+                ),
+                "register": await figures.register(db, scope=scope, period=YEAR),
+                "rules": {
+                    rule: await figures.tsm(db, scope=scope, period=YEAR, rule=rule)
+                    for rule in ExtensionRule
+                },
+            }
     finally:
         await engine.dispose()

@@ -9,48 +9,17 @@ from typing import Any
 
 import pytest
 
-from putright.reporting import figures
 from putright.reporting.app import create_app
 from putright.reporting.figures import Scope
-from putright.reporting.periods import Period, reporting_year
 from putright.reporting.rebuild import rebuild
 from putright.reporting.settings import ExtensionRule, ReportingSettings
-from putright.shared.db import create_engine
 from putright.shared.events import OrganisationKind
-from tests.reporting.conftest import publish, serving, wait_until_projected
+from tests.reporting.conftest import all_figures, publish, serving, wait_until_projected
 from tests.reporting.dataset import EXPECTED_MONTHS, EXPECTED_TSM, example_council
 
 pytestmark = [pytest.mark.connected, pytest.mark.slow]
 
 NOW = datetime(2025, 3, 10, 12, tzinfo=UTC)
-YEAR = reporting_year(2024)
-
-
-async def _all_figures(url: str, schema: str, scope: Scope) -> dict[str, Any]:
-    engine = create_engine(url, schema=schema, pool_size=1)
-    try:
-        async with engine.connect() as db:
-            rule = ExtensionRule.WITHIN_LIMIT_OR_GOOD_REASON
-            return {
-                "tsm": await figures.tsm(db, scope=scope, period=YEAR, rule=rule),
-                "volumes": {
-                    by: await figures.volumes(
-                        db, scope=scope, period=YEAR, every=Period.MONTH, by=by
-                    )
-                    for by in figures.DIMENSIONS
-                },
-                "timeliness": await figures.timeliness(db, scope=scope, period=YEAR, rule=rule),
-                "refusals": await figures.refusals(db, scope=scope, period=YEAR),
-                "remedies": await figures.remedies(db, scope=scope, period=YEAR),
-                "learning": await figures.learning(db, scope=scope, period=YEAR),
-                "register": await figures.register(db, scope=scope, period=YEAR),
-                "rules": {
-                    rule: await figures.tsm(db, scope=scope, period=YEAR, rule=rule)
-                    for rule in ExtensionRule
-                },
-            }
-    finally:
-        await engine.dispose()
 
 
 async def test_a_year_of_events_gives_the_hand_worked_figures_and_rebuilds_the_same(
@@ -137,7 +106,7 @@ async def test_a_year_of_events_gives_the_hand_worked_figures_and_rebuilds_the_s
         assert others.json()["received"] == 1
 
     scope = Scope(landlord, OrganisationKind.LANDLORD)
-    live = await _all_figures(settings.database_url, "reporting", scope)
+    live = await all_figures(settings.database_url, "reporting", scope)
     # The extension rule is configuration: each rule gives its own hand-worked figure.
     assert {rule: live["rules"][rule]["s1_accepting"] for rule in ExtensionRule} == {
         ExtensionRule.WITHIN_CODE_LIMIT: 158 + 8,
@@ -148,4 +117,4 @@ async def test_a_year_of_events_gives_the_hand_worked_figures_and_rebuilds_the_s
     shadow = f"reporting_rebuild_{uuid.uuid4().hex[:8]}"
     report = await rebuild(settings, schema=shadow)
     assert report.events == count
-    assert await _all_figures(settings.database_url, shadow, scope) == live
+    assert await all_figures(settings.database_url, shadow, scope) == live

@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import Date, Uuid, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
-from putright.reporting.periods import BUCKET_SQL, DateRange, Period, bucket_label
+from putright.reporting.models import organisation
+from putright.reporting.periods import DateRange, Period, bucket_label, bucket_sql
 from putright.reporting.settings import ExtensionRule
 from putright.shared.events import OrganisationKind
 
@@ -26,6 +28,30 @@ RESPOND_WITHIN = {1: 10, 2: 20}
 EXTENSION_LIMIT = {1: 10, 2: 20}
 
 Row = dict[str, Any]
+
+# Types of the columns the figures return, so that SQLite (which keeps dates as text and
+# UUIDs as hex) gives the same Python values as PostgreSQL.
+RESULT_TYPES: dict[str, TypeEngine[Any]] = {
+    "handler": Uuid(),
+    "bucket": Date(),
+    "due_on": Date(),
+    "recorded_on": Date(),
+    **{
+        name: Date()
+        for name in (
+            "received_on",
+            "refused_on",
+            "escalated_on",
+            "withdrawn_on",
+            "closed_on",
+            *(
+                f"s{stage}_{step}_on"
+                for stage in (1, 2)
+                for step in ("acknowledged", "extension_notified", "responded")
+            ),
+        )
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +122,9 @@ def _params(scope: Scope, period: DateRange, **more: Any) -> dict[str, Any]:
 
 
 async def _rows(connection: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Row]:
-    result = await connection.execute(text(sql), params)
+    # Bound by value, so each parameter gets its type (UUID, date) on every dialect.
+    statement = text(sql).bindparams(**params).columns(**RESULT_TYPES)
+    result = await connection.execute(statement)
     return [dict(row._mapping) for row in result]
 
 
@@ -147,11 +175,9 @@ async def tsm(
 async def _homes(connection: AsyncConnection, scope: Scope) -> int | None:
     if scope.is_contractor:
         return None
-    result = await connection.execute(
-        text("SELECT homes FROM organisation WHERE organisation_id = :scope"),
-        {"scope": scope.organisation_id},
+    homes: int | None = await connection.scalar(
+        select(organisation.c.homes).where(organisation.c.organisation_id == scope.organisation_id)
     )
-    homes: int | None = result.scalar()
     return homes
 
 
@@ -169,10 +195,10 @@ def _volume_parts(by: str) -> list[tuple[int, str, str, str]]:
         "stage": "'all'",
         "category": "category",
         "channel": "channel",
-        "handler": "handling_organisation_id::text",
+        "handler": "CAST(handling_organisation_id AS TEXT)",
     }[by]
     # Stage 2 stays with the landlord (BRIEF.md), so it is the stage 2 handler.
-    stage2_key = "organisation_id::text" if by == "handler" else key
+    stage2_key = "CAST(organisation_id AS TEXT)" if by == "handler" else key
     return [
         (1, "received_on", key, "refused_on IS NULL"),
         (2, "escalated_on", stage2_key, "escalation_refused_on IS NULL"),
@@ -184,7 +210,7 @@ async def volumes(
 ) -> list[Row]:
     """Complaints per bucket of time, stage and the chosen dimension."""
     parts = [
-        f"""SELECT {BUCKET_SQL[every].format(d=column)} AS bucket, {stage} AS stage,
+        f"""SELECT {bucket_sql(connection.dialect.name, every, column)} AS bucket, {stage} AS stage,
                    coalesce({key}, 'not recorded') AS key, count(*) AS complaints
             FROM complaint
             WHERE {scope.complaints()} AND {column} BETWEEN :start AND :end AND {condition}
@@ -196,6 +222,9 @@ async def volumes(
     )
     for row in rows:
         row["period"] = bucket_label(every, row.pop("bucket"))
+        if by == "handler" and row["key"] != "not recorded":
+            # PostgreSQL casts a uuid to its hyphenated form, SQLite to bare hex.
+            row["key"] = str(UUID(row["key"]))
     return rows
 
 
@@ -208,7 +237,7 @@ async def timeliness(
     by_handler: bool = False,
 ) -> list[Row]:
     """Share of each step done within the Code's timescale, stage by stage."""
-    handler = "handling_organisation_id" if by_handler else "NULL::uuid"
+    handler = "handling_organisation_id" if by_handler else "NULL"
     parts = []
     for stage in (1, 2):
         acknowledged = f"coalesce(s{stage}_acknowledged_on, s{stage}_responded_on)"
@@ -384,8 +413,9 @@ async def organisation_names(connection: AsyncConnection, ids: set[UUID]) -> dic
     if not ids:
         return {}
     result = await connection.execute(
-        text("SELECT organisation_id, name FROM organisation WHERE organisation_id = ANY(:ids)"),
-        {"ids": list(ids)},
+        select(organisation.c.organisation_id, organisation.c.name).where(
+            organisation.c.organisation_id.in_(ids)
+        )
     )
     return {str(row.organisation_id): row.name for row in result}
 
@@ -395,8 +425,9 @@ async def organisation_kind(
 ) -> tuple[str, OrganisationKind] | None:
     """An organisation's name and kind, if its profile has been seen."""
     result = await connection.execute(
-        text("SELECT name, kind FROM organisation WHERE organisation_id = :id"),
-        {"id": organisation_id},
+        select(organisation.c.name, organisation.c.kind).where(
+            organisation.c.organisation_id == organisation_id
+        )
     )
     row = result.first()
     return (row.name, OrganisationKind(row.kind)) if row else None

@@ -65,9 +65,26 @@ def bucket_label(period: Period, first_day: date) -> str:
 
 
 BUCKET_SQL = {
-    Period.MONTH: "date_trunc('month', {d})::date",
-    # Calendar quarters start in January, April, July and October: the same days
-    # as the reporting year's quarters, which start in April.
-    Period.QUARTER: "date_trunc('quarter', {d})::date",
-    Period.YEAR: "make_date(extract(year from {d} - interval '3 months')::int, 4, 1)",
+    "postgresql": {
+        Period.MONTH: "date_trunc('month', {d})::date",
+        # Calendar quarters start in January, April, July and October: the same days
+        # as the reporting year's quarters, which start in April.
+        Period.QUARTER: "date_trunc('quarter', {d})::date",
+        Period.YEAR: "make_date(extract(year from {d} - interval '3 months')::int, 4, 1)",
+    },
+    # SQLite keeps dates as ISO text; date() and its modifiers give the same first days.
+    "sqlite": {
+        Period.MONTH: "date({d}, 'start of month')",
+        Period.QUARTER: (
+            "date({d}, 'start of month', "
+            "printf('-%d months', (CAST(strftime('%m', {d}) AS INTEGER) - 1) % 3))"
+        ),
+        Period.YEAR: "date({d}, '-3 months', 'start of year', '+3 months')",
+    },
 }
+"""SQL giving the first day of the bucket a date column `{d}` falls in, per dialect."""
+
+
+def bucket_sql(dialect: str, period: Period, column: str) -> str:
+    """The first day of `column`'s bucket, in `dialect`'s SQL."""
+    return BUCKET_SQL[dialect][period].format(d=column)

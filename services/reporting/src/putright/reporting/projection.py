@@ -10,6 +10,7 @@ the complaints the batch touched.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,9 +18,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, Uuid, any_, bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from putright.reporting.models import (
@@ -33,6 +32,7 @@ from putright.reporting.models import (
     outstanding_action,
     remedy,
 )
+from putright.reporting.sql import insert
 from putright.shared.calendar import WorkingCalendar, local_date
 from putright.shared.events import (
     ComplaintClosed,
@@ -362,7 +362,7 @@ async def _upsert(connection: AsyncConnection, table: Table, rows: Sequence[Row]
         return
     names = [column.name for column in table.columns]
     keys = [column.name for column in table.primary_key.columns]
-    statement = pg_insert(table)
+    statement = insert(connection, table)
     merged: dict[str, Any]
     if table is organisation:
         merged = {name: statement.excluded[name] for name in names if name not in keys}
@@ -405,11 +405,6 @@ async def apply(connection: AsyncConnection, events: Iterable[Event[Any]]) -> No
         await _count_working_days(connection, touched, recalendared)
 
 
-def _ids(name: str, values: Iterable[UUID]) -> Any:
-    """A uuid[] parameter, so that a set of any size is one bind value."""
-    return bindparam(name, value=list(values), type_=ARRAY(Uuid))
-
-
 async def _calendar_changes(connection: AsyncConnection, batch: Batch) -> set[UUID]:
     """Organisations in the batch that are new or whose working days changed."""
     profiles = batch.rows.get(organisation, {})
@@ -418,7 +413,7 @@ async def _calendar_changes(connection: AsyncConnection, batch: Batch) -> set[UU
     stored = await connection.execute(
         select(
             organisation.c.organisation_id, organisation.c.nation, organisation.c.days_off
-        ).where(organisation.c.organisation_id == any_(_ids("ids", profiles)))
+        ).where(organisation.c.organisation_id.in_(profiles))
     )
     before = {row.organisation_id: (row.nation, row.days_off) for row in stored}
     return {
@@ -428,31 +423,59 @@ async def _calendar_changes(connection: AsyncConnection, batch: Batch) -> set[UU
 
 async def _summarise_extensions(connection: AsyncConnection, complaint_ids: set[UUID]) -> None:
     """Total each stage's extensions onto the register: days, first notice, reasons."""
-    for stage in (1, 2):
-        await connection.execute(
-            text(
-                f"""
-                UPDATE complaint AS c SET
-                    s{stage}_extension_days = a.days,
-                    s{stage}_extension_notified_on = a.first_on,
-                    s{stage}_extension_reason = a.reasons,
-                    s{stage}_extension_good_reason = a.good_reasons,
-                    s{stage}_extension_notified_late = a.late
-                FROM (
-                    SELECT complaint_id,
-                           sum(working_days) AS days,
-                           min(notified_on) AS first_on,
-                           string_agg(reason, '; ' ORDER BY notified_on) AS reasons,
-                           string_agg(good_reason, '; ' ORDER BY notified_on) AS good_reasons,
-                           bool_or(notified_on > previous_due_on) AS late
-                    FROM extension
-                    WHERE stage = {stage} AND complaint_id = ANY(:ids)
-                    GROUP BY complaint_id
-                ) AS a
-                WHERE c.complaint_id = a.complaint_id
-                """  # noqa: S608 - stage is one of two integers, never input
-            ).bindparams(_ids("ids", complaint_ids))
+    # Summed here rather than in SQL: string_agg and bool_or are not SQLite's.
+    e = extension.c
+    notices = await connection.execute(
+        select(
+            e.complaint_id,
+            e.stage,
+            e.notified_on,
+            e.working_days,
+            e.previous_due_on,
+            e.reason,
+            e.good_reason,
         )
+        .where(e.complaint_id.in_(complaint_ids))
+        .order_by(e.complaint_id, e.stage, e.notified_on, e.event_id)
+    )
+    by_stage: dict[int, dict[UUID, list[Any]]] = {1: defaultdict(list), 2: defaultdict(list)}
+    for notice in notices:
+        by_stage[notice.stage][notice.complaint_id].append(notice)
+    for stage, summaries in by_stage.items():
+        if not summaries:
+            continue
+        await connection.execute(
+            update(complaint)
+            .where(complaint.c.complaint_id == bindparam("key"))
+            .values(
+                {
+                    f"s{stage}_{name}": bindparam(name)
+                    for name in (
+                        "extension_days",
+                        "extension_notified_on",
+                        "extension_reason",
+                        "extension_good_reason",
+                        "extension_notified_late",
+                    )
+                }
+            ),
+            [_extension_summary(key, notices) for key, notices in summaries.items()],
+        )
+
+
+def _extension_summary(key: UUID, notices: list[Any]) -> Row:
+    """One stage's extensions of one complaint, in the order they were notified."""
+    good = [notice.good_reason for notice in notices if notice.good_reason is not None]
+    return {
+        "key": key,
+        "extension_days": sum(notice.working_days for notice in notices),
+        "extension_notified_on": notices[0].notified_on,
+        "extension_reason": "; ".join(notice.reason for notice in notices),
+        "extension_good_reason": "; ".join(good) if good else None,
+        "extension_notified_late": any(
+            notice.notified_on > notice.previous_due_on for notice in notices
+        ),
+    }
 
 
 @lru_cache(maxsize=256)
@@ -475,7 +498,7 @@ async def _calendars(
     rows = await connection.execute(
         select(
             organisation.c.organisation_id, organisation.c.nation, organisation.c.days_off
-        ).where(organisation.c.organisation_id == any_(_ids("ids", organisation_ids)))
+        ).where(organisation.c.organisation_id.in_(organisation_ids))
     )
     known = {row.organisation_id: (row.nation, tuple(row.days_off)) for row in rows}
     return {key: _calendar(*known.get(key, DEFAULT_CALENDAR)) for key in organisation_ids}
@@ -501,13 +524,9 @@ async def _count_working_days(
         c.s2_responded_on,
     )
     # Two queries rather than one with OR, so each uses its index.
-    rows = list(
-        await connection.execute(columns.where(c.complaint_id == any_(_ids("ids", complaint_ids))))
-    )
+    rows = list(await connection.execute(columns.where(c.complaint_id.in_(complaint_ids))))
     if organisation_ids:
-        rows += await connection.execute(
-            columns.where(c.organisation_id == any_(_ids("ids", organisation_ids)))
-        )
+        rows += await connection.execute(columns.where(c.organisation_id.in_(organisation_ids)))
     if not rows:
         return
     calendars = await _calendars(connection, {row.organisation_id for row in rows})

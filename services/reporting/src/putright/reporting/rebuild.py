@@ -22,12 +22,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from sqlalchemy import delete, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from putright.reporting.models import PROJECTIONS, metadata, processed_event, report_section
 from putright.reporting.projection import apply
 from putright.reporting.settings import ReportingSettings
+from putright.reporting.sql import insert
 from putright.shared.db import create_engine
 from putright.shared.events import Event, UnknownEventTypeError, parse_event
 from putright.shared.topics import Stream
@@ -205,6 +205,6 @@ async def _write(
     async with engine.begin() as connection:
         await apply(connection, events)
         await connection.execute(
-            pg_insert(processed_event).on_conflict_do_nothing(),
+            insert(connection, processed_event).on_conflict_do_nothing(),
             [{"consumer": consumer_name(settings), "event_id": event.id} for event in events],
         )

@@ -9,8 +9,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from putright.reporting import figures
@@ -26,6 +25,7 @@ from putright.reporting.periods import (
     year_label,
 )
 from putright.reporting.settings import ExtensionRule
+from putright.reporting.sql import insert
 
 STEP_NAMES = {
     (1, "acknowledgement"): "Stage 1 acknowledged",
@@ -273,11 +273,10 @@ async def annual(connection: AsyncConnection, viewer: Viewer, year: int) -> dict
 async def sections(connection: AsyncConnection, organisation_id: UUID, year: int) -> dict[str, str]:
     """The sections the landlord has written for a year's report."""
     result = await connection.execute(
-        text(
-            "SELECT section, body FROM report_section "
-            "WHERE organisation_id = :org AND reporting_year = :year"
-        ),
-        {"org": organisation_id, "year": year},
+        select(report_section.c.section, report_section.c.body).where(
+            report_section.c.organisation_id == organisation_id,
+            report_section.c.reporting_year == year,
+        )
     )
     return {row.section: row.body for row in result}
 
@@ -286,12 +285,12 @@ async def save_section(
     connection: AsyncConnection, *, organisation_id: UUID, year: int, section: Section, body: str
 ) -> None:
     """Store (or replace) one landlord-written section."""
-    statement = pg_insert(report_section).values(
+    statement = insert(connection, report_section).values(
         organisation_id=organisation_id, reporting_year=year, section=section.value, body=body
     )
     await connection.execute(
         statement.on_conflict_do_update(
             index_elements=["organisation_id", "reporting_year", "section"],
-            set_={"body": statement.excluded.body, "updated_at": text("now()")},
+            set_={"body": statement.excluded.body, "updated_at": func.now()},
         )
     )
