@@ -34,6 +34,7 @@ from bench.common import Figure, percentile
 from bench.intake_http import (
     COMPLAINT,
     Stack,
+    cpu_seconds,
     free_port,
     http_client,
     landlord_key,
@@ -120,8 +121,11 @@ async def consumer_lag(bootstrap: str, prefix: str) -> dict[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def running_services(stack: Stack, smtp_port: int) -> AsyncIterator[int]:
-    """All four services, each its own process; yields intake's port once all are ready."""
+async def running_services(
+    stack: Stack, smtp_port: int
+) -> AsyncIterator[tuple[int, dict[str, int]]]:
+    """All four services, each its own process; once all are ready, yields intake's port
+    and every service's process id."""
     ports = {name: free_port() for name in SERVICES}
     letters = {"PUTRIGHT_SMTP_HOST": "127.0.0.1", "PUTRIGHT_SMTP_PORT": str(smtp_port)}
     with contextlib.ExitStack() as processes:
@@ -134,7 +138,7 @@ async def running_services(stack: Stack, smtp_port: int) -> AsyncIterator[int]:
                 await wait_ready(ports[name], started[name])
         for name in SERVICES:
             await wait_ready(ports[name], started[name])
-        yield ports["intake"]
+        yield ports["intake"], {name: process.pid for name, process in started.items()}
 
 
 async def wait_for_effects(
@@ -275,16 +279,27 @@ async def end_to_end(
     smtp_port = free_port()
     async with scratch_stack(server_url, bootstrap) as stack:
         with smtp_sink(arrivals, smtp_port):
-            async with running_services(stack, smtp_port) as port:
+            async with running_services(stack, smtp_port) as (port, pids):
                 async with http_client(port, 1) as client:
                     token = await landlord_key(client)
                     # Let every service see the landlord's profile before complaints come.
                     await asyncio.sleep(3)
                     warm = await post_flat_out(client, token, seconds=1, clients=1)
                 await wait_for_effects(stack, arrivals, set(warm.references), timeout=60)
+                cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 figures = await sustained(
                     stack, arrivals, port, token, seconds=sustained_seconds, clients=clients
                 )
+                complaints = figures[0].value
+                figures += [
+                    Figure(
+                        "end to end",
+                        f"{name} CPU per complaint",
+                        (cpu_seconds(pid) - cpu_before[name]) / complaints * 1000,
+                        "ms",
+                    )
+                    for name, pid in pids.items()
+                ]
                 figures += await paced(
                     stack, arrivals, port, token, seconds=paced_seconds, rate=rate
                 )

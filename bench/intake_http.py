@@ -63,6 +63,13 @@ class Stack:
         }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as probe:
@@ -201,8 +208,11 @@ async def intake_http(
             async with http_client(port, clients) as client:
                 token = await landlord_key(client)
                 await post_flat_out(client, token, seconds=min(2.0, seconds), clients=clients)
+                cpu_before = cpu_seconds(process.pid)
                 posted = await post_flat_out(client, token, seconds=seconds, clients=clients)
             relayed = await outbox_drained(stack, timeout=60)
+            cpu = cpu_seconds(process.pid) - cpu_before
+    count = max(1, len(posted.latencies))
     rate = len(posted.latencies) / posted.elapsed
     area = "intake"
     figures = [
@@ -210,6 +220,8 @@ async def intake_http(
         Figure(area, "POST /v1/complaints p50", percentile(posted.latencies, 0.5) * 1000, "ms"),
         Figure(area, "POST /v1/complaints p99", percentile(posted.latencies, 0.99) * 1000, "ms"),
         Figure(area, "failed POSTs", posted.failures, "requests"),
+        # CPU per complaint barely depends on how busy the machine is, unlike the rates.
+        Figure(area, "intake CPU per complaint (HTTP + relay)", cpu / count * 1000, "ms"),
     ]
     if relayed is not None:
         figures.append(Figure(area, "outbox drained to Kafka after the burst", relayed, "s"))

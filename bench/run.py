@@ -38,7 +38,8 @@ SUSTAINED = "sustained, POST to every effect"
 
 # A figure line printed by a service's script: "label: 1,234.5 unit ..."
 FIGURE_LINE = re.compile(
-    r"^\s*(?P<name>[^:]{3,80}?):\s+(?P<value>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>[^\s(]+)"
+    r"^\s*(?P<name>[^:]{3,80}?):\s+(?:median\s+)?(?P<value>\d[\d,]*(?:\.\d+)?)\s*"
+    r"(?P<unit>[A-Za-z]+/s|ms|s)\b"
 )
 REBUILD_LINE = re.compile(r"REBUILD: (?P<events>[\d,]+) events .* in (?P<seconds>[\d.]+)\s*s")
 
@@ -178,6 +179,11 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+def verbatim(output: str) -> str:
+    """A script's output without the coloured log lines its services print."""
+    return "\n".join(line for line in output.strip().splitlines() if "\x1b[" not in line)
+
+
 def load() -> str:
     """The machine's load averages, as a witness to how quiet it was."""
     one, five, fifteen = os.getloadavg()
@@ -224,7 +230,7 @@ def report(
             f" ({outcome.seconds:.0f} s)",
             "",
             "```text",
-            outcome.output.strip(),
+            verbatim(outcome.output),
             "```",
         ]
     sections += ["", NOTES_MARKER, "", kept_notes()]
