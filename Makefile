@@ -1,11 +1,13 @@
-# Putright's entry points. `make demo` runs it; `make test` runs every test.
-# Both install what they need on a fresh machine (uv, Python packages, Java,
-# Kafka, PostgreSQL) through the project's own scripts.
+# Putright's entry points. `make demo` runs it in one process (SQLite, an
+# in-memory event bus, a local inbox: only Python needed); `make test` installs
+# uv, the packages, Java, Kafka, PostgreSQL and Chromium as needed and runs
+# every test; `make services` runs the four services on the local Kafka and
+# PostgreSQL. DEMO_ARGS passes options, e.g. `make demo DEMO_ARGS=--simulate`.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 LOCAL_ENV := .local/env
 
-.PHONY: demo test setup infra down lint typecheck docs bench
+.PHONY: demo services test setup infra down lint typecheck docs bench
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -17,7 +19,10 @@ infra:
 down:
 	bash deploy/local/down.sh
 
-demo: setup infra
+demo: setup
+	uv run python -m putright.platform.embedded $(DEMO_ARGS)
+
+services: setup infra
 	source $(LOCAL_ENV) && bash deploy/local/run-services.sh
 
 lint: setup

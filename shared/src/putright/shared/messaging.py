@@ -33,7 +33,7 @@ def subscribe(
 
     async def handle(message: KafkaMessage) -> None:
         records = message.raw_message
-        batch = records if isinstance(records, tuple) else (records,)
+        batch = records if isinstance(records, (tuple, list)) else (records,)
         await consumer.process_batch(
             [
                 (
