@@ -4,6 +4,7 @@ start it again with everything still there."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -35,9 +36,10 @@ CHROMIUM_ARGS = [
 class Putright:
     """`python -m putright.platform.embedded` as a child process."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, *options: str) -> None:
         self.data_dir = data_dir
         self.port = port
+        self.options = options
         self.process: subprocess.Popen[str] | None = None
 
     def url(self, offset: int, path: str) -> str:
@@ -53,6 +55,7 @@ class Putright:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                *self.options,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -170,3 +173,33 @@ async def test_a_visitor_complains_reads_the_letters_and_sees_the_figure(
         assert (await year_row.locator("th").nth(1).inner_text()).strip() == "1"
     finally:
         putright.stop()
+
+
+async def test_simulated_time_brings_a_deadline_due_within_a_minute(tmp_path: Path) -> None:
+    """With --simulate, days pass in seconds: an unacknowledged complaint's clock is missed."""
+    putright = Putright(tmp_path / "demo", free_port(), "--simulate", "--seconds-per-day", "2")
+    putright.start()
+    try:
+        tenants = putright.tenants()
+        landlord = {"Authorization": f"Bearer {tenants['landlord_key']}"}
+        async with httpx.AsyncClient(headers=landlord) as api:
+            posted = await api.post(
+                putright.url(0, "/v1/complaints"),
+                json={
+                    "description": "No hot water for a week.",
+                    "category": "repairs",
+                    "resident": {"name": "Ali", "email": "ali@example.org"},
+                },
+            )
+            assert posted.status_code == 201, posted.text
+            clocks_url = putright.url(1, f"/v1/complaints/{posted.json()['id']}/clocks")
+            deadline = time.monotonic() + 60
+            missed: list[dict[str, Any]] = []
+            while not missed and time.monotonic() < deadline:
+                await asyncio.sleep(1)
+                clocks = (await api.get(clocks_url)).json()
+                missed = [clock for clock in clocks if clock.get("missed_at")]
+    finally:
+        putright.stop()
+    assert missed, "the acknowledgement clock never came due"
+    assert missed[0]["step"] == "stage1_acknowledgement"
