@@ -196,6 +196,8 @@ async def publish_events(settings: ReportingSettings, total: int) -> int:
             settings.topics.topic(stream_of(event.type)),
             value=event.model_dump_json().encode(),
             key=str(event.subject).encode(),
+            # As the outbox relay sends them: the type travels in a header too.
+            headers=[("ce_type", event.type.encode())],
         )
         sent += 1
 

@@ -47,6 +47,8 @@ async def publish(settings: ReportingSettings, events: Iterable[Event[Any]]) -> 
                 settings.topics.topic(stream_of(event.type)),
                 value=event.model_dump_json().encode(),
                 key=str(event.subject).encode(),
+                # As the outbox relay sends them: the type travels in a header too.
+                headers=[("ce_type", event.type.encode())],
             )
             count += 1
         await producer.flush()

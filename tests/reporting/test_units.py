@@ -15,6 +15,7 @@ from putright.reporting.periods import (
     reporting_year_of,
 )
 from putright.reporting.projection import collect
+from putright.reporting.rebuild import parse_record
 from putright.shared.events import OrganisationKind, OrganisationProfile
 from tests.reporting.dataset import Dataset, d, local
 
@@ -93,3 +94,15 @@ def test_charts_are_self_contained_svg_with_escaped_labels() -> None:
     assert "A &amp; B" in svg
     assert svg.count("<rect") == 3  # two bars and one legend key
     assert "http" not in svg.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_a_record_is_parsed_the_same_with_or_without_its_type_header() -> None:
+    data = Dataset("unit")
+    landlord = data.organisation("Council", OrganisationKind.LANDLORD, 100, [])
+    data.acknowledge(data.complaint(landlord, local(d("2024-06-03"))), landlord, d("2024-06-04"))
+    for event in data.events:
+        value = event.model_dump_json().encode()
+        assert parse_record(value, [("ce_type", event.type.encode())]) == event
+        assert parse_record(value, []) == event
+        # A header that disagrees with the body loses: the body is the event.
+        assert parse_record(value, [("ce_type", b"uk.putright.complaint.closed.v1")]) == event

@@ -15,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -29,7 +32,8 @@ from putright.reporting.projection import apply
 from putright.reporting.settings import ReportingSettings
 from putright.reporting.sql import insert
 from putright.shared.db import create_engine
-from putright.shared.events import Event, UnknownEventTypeError, parse_event
+from putright.shared.events import Event, EventData, UnknownEventTypeError, parse_event
+from putright.shared.events.envelope import UPCASTERS
 from putright.shared.topics import Stream
 
 logger = logging.getLogger(__name__)
@@ -191,12 +195,32 @@ async def _next_batch(
                 if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
                     continue
                 try:
-                    # Decoded here: json.loads then skips guessing the encoding of bytes.
-                    events.append(parse_event(record.value.decode()))
+                    events.append(parse_record(record.value, record.headers))
                 except (ValidationError, UnknownEventTypeError, ValueError, AttributeError):
                     # The live consumer dead-lettered these; they are not facts.
                     skipped += 1
     return events, skipped
+
+
+@cache
+def _envelope(event_type: str) -> type[Event[Any]] | None:
+    """The typed envelope of a current event type; None for a type this build lacks."""
+    data_class = EventData.registry.get(event_type)
+    return Event[data_class] if data_class else None  # type: ignore[valid-type]
+
+
+def parse_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> Event[Any]:
+    """An event from a Kafka record: validated straight from its bytes when the outbox's
+    `ce_type` header names a current type (no `json.loads` into dicts first, about twice
+    as fast), otherwise by `parse_event`, which upcasts old versions."""
+    named = next((raw.decode() for key, raw in headers if key == "ce_type"), None)
+    envelope = _envelope(named) if named and named not in UPCASTERS else None
+    if envelope is not None:
+        with suppress(ValidationError):  # e.g. a header that disagrees with the body
+            event = envelope.model_validate_json(value)
+            if event.type == named:
+                return event
+    return parse_event(value.decode())
 
 
 async def _write(
