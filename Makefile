@@ -43,6 +43,6 @@ test: setup infra lint typecheck
 # Figures, not tests: measures Putright and the bare Kafka/PostgreSQL it runs on, then
 # rewrites docs/benchmarks.md (about 15 minutes; pass BENCH_ARGS=--quick to try it out).
 bench:
-	uv sync --quiet
+	uv sync --frozen --quiet
 	bash deploy/local/up.sh
 	source $(LOCAL_ENV) && uv run python -m bench.run $(BENCH_ARGS)
