@@ -190,6 +190,16 @@ def load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def kafka_version() -> None:
+    """Tell machine() the Kafka version deploy/local pins, unless the environment says."""
+    pinned = ROOT / "deploy" / "local" / "versions.env"
+    if "KAFKA_VERSION" in os.environ or not pinned.exists():
+        return
+    for line in pinned.read_text().splitlines():
+        if line.startswith("KAFKA_VERSION="):
+            os.environ["KAFKA_VERSION"] = line.split("=", 1)[1].strip()
+
+
 def kept_notes() -> str:
     """The hand-written notes of the current report, if any."""
     if not DOCS.exists():
@@ -269,26 +279,30 @@ def main() -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not server_url or not bootstrap:
         sys.exit("set DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (source .local/env)")
+    kafka_version()
     started, load_before = time.perf_counter(), load()
-    figures = asyncio.run(measure_ourselves(server_url, bootstrap, quick=arguments.quick))
-    outcomes = []
+    ours = asyncio.run(measure_ourselves(server_url, bootstrap, quick=arguments.quick))
+    outcomes: list[Outcome] = []
+
+    def write() -> None:
+        # Rewritten after every step, so a run cut short still leaves its figures.
+        figures = ours + [figure for outcome in outcomes for figure in outcome.figures]
+        if not arguments.no_docs:
+            took = time.perf_counter() - started
+            loads = (load_before, load())
+            DOCS.write_text(
+                report(figures, outcomes, quick=arguments.quick, loads=loads, took=took)
+            )
+
+    write()
     if not arguments.only_ours:
         for script in SCRIPTS:
             if script.path.exists():
                 outcomes.append(run_script(script, quick=arguments.quick, timeout=360))
                 print(f"{script.area}/{script.file} done", flush=True)
-    figures += [figure for outcome in outcomes for figure in outcome.figures]
-    print(table(figures))
+                write()
+    print(table(ours + [figure for outcome in outcomes for figure in outcome.figures]))
     if not arguments.no_docs:
-        DOCS.write_text(
-            report(
-                figures,
-                outcomes,
-                quick=arguments.quick,
-                loads=(load_before, load()),
-                took=time.perf_counter() - started,
-            )
-        )
         print(f"wrote {DOCS.relative_to(ROOT)}")
 
 
