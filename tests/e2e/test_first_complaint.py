@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlmodel import select
 
 from putright.deadlines.app import create_app as create_deadlines
@@ -124,6 +125,10 @@ async def test_a_complaint_posted_to_intake_reaches_every_service(
 
         await eventually(counted)
         assert len(smtp_sink.messages) == 1
+        # The ops team sees the same in the metrics.
+        assert (
+            REGISTRY.get_sample_value("putright_letters_sent_total", {"delivery": "email"}) or 0
+        ) >= 1
 
 
 async def _sent(letters: FastAPI, letter_id: Any) -> bool:

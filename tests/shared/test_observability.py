@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -16,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +30,7 @@ from putright.shared.outbox import Outbox
 from putright.shared.runtime import Runtime, delivery_tables
 from putright.shared.settings import ServiceSettings
 from putright.shared.topics import Stream, Topics
+from tests.conftest import eventually
 from tests.shared.test_delivery import engine, outbox, processed, withdrawn  # noqa: F401
 
 spans = InMemorySpanExporter()
@@ -131,3 +134,42 @@ async def test_health_readiness_and_metrics_endpoints(
     assert ready.json() == {"database": "ok", "kafka": "ok"}
     assert "putright_http_request_seconds" in metrics.text
     assert 'route="/readyz"' in metrics.text
+
+
+@pytest.mark.connected
+async def test_a_subscription_reports_its_consumer_lag(
+    database_url: str, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    metadata = MetaData()
+    delivery_tables(metadata)
+    settings = ServiceSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+    )
+    runtime = Runtime("intake", settings, metadata)
+    consumer = runtime.consumer(Stream.COMPLAINTS, description="lag test")
+    applied: list[Any] = []
+
+    @consumer.on(ComplaintWithdrawn)
+    async def apply(session: Any, event: Event[Any]) -> None:
+        applied.append(event.id)
+
+    topic = settings.topics.topic(Stream.COMPLAINTS)
+    subject = uuid4()  # one key, one partition
+    async with runtime.running():
+        for _ in range(3):
+            event = withdrawn(subject)
+            await runtime.broker.publish(
+                event.model_dump_json().encode(), topic=topic, key=str(subject).encode()
+            )
+        await eventually(lambda: asyncio.sleep(0, result=len(applied) == 3))
+    samples = [
+        sample
+        for metric in REGISTRY.collect()
+        if metric.name == "putright_consumer_lag"
+        for sample in metric.samples
+        if sample.labels["consumer"] == consumer.name
+    ]
+    assert samples, "no lag was reported"
+    assert all(sample.value == 0 for sample in samples)

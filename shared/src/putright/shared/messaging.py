@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from faststream import AckPolicy
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from aiokafka import TopicPartition
+from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.security import BaseSecurity
 
 from putright.shared.consumer import Consumer, Origin
+from putright.shared.observability import CONSUMER_LAG
 
 
 def create_broker(
@@ -24,6 +29,19 @@ def create_broker(
     )
 
 
+# The aiokafka consumer behind a subscription; absent on the embedded in-memory broker.
+KafkaConsumer = Annotated[Any, Context("handler_.consumer", default=None)]
+
+
+def record_lag(name: str, kafka: Any, batch: Sequence[Any]) -> None:
+    """How far behind the partitions' ends the consumer is, after this batch."""
+    last_offsets = {(record.topic, record.partition): record.offset for record in batch}
+    for (topic, partition), offset in last_offsets.items():
+        highwater = kafka.highwater(TopicPartition(topic, partition)) if kafka else None
+        if highwater is not None:
+            CONSUMER_LAG.labels(name, topic, partition).set(max(highwater - offset - 1, 0))
+
+
 def subscribe(
     broker: KafkaBroker, consumer: Consumer, *topics: str, description: str, batch_size: int = 200
 ) -> None:
@@ -31,9 +49,10 @@ def subscribe(
     `batch_size`, committing offsets only after the consumer's database transaction
     (a failure to do so redelivers)."""
 
-    async def handle(message: KafkaMessage) -> None:
+    async def handle(message: KafkaMessage, kafka: KafkaConsumer) -> None:
         records = message.raw_message
         batch = records if isinstance(records, (tuple, list)) else (records,)
+        record_lag(consumer.name, kafka, batch)
         await consumer.process_batch(
             [
                 (

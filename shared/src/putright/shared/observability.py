@@ -40,6 +40,17 @@ DEAD_LETTERED = Counter(
     "putright_events_dead_lettered_total", "Messages dead-lettered", ["consumer"]
 )
 OUTBOX_BACKLOG = Gauge("putright_outbox_backlog", "Events waiting in the outbox", ["service"])
+CONSUMER_LAG = Gauge(
+    "putright_consumer_lag",
+    "Messages behind the end of the partition",
+    ["consumer", "topic", "partition"],
+)
+TIMERS_DUE = Gauge("putright_timers_due", "Timers due and not yet fired")
+TIMERS_FIRED = Counter("putright_timers_fired_total", "Timers fired, by outcome", ["outcome"])
+LETTERS_SENT = Counter(
+    "putright_letters_sent_total", "Letters sent or queued for post", ["delivery"]
+)
+LETTERS_FAILED = Counter("putright_letters_failed_total", "Letters given up after their retries")
 HTTP_LATENCY = Histogram(
     "putright_http_request_seconds",
     "HTTP request latency",

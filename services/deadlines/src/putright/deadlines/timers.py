@@ -10,13 +10,14 @@ for the next claim; after the commit it is never claimed again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,6 +35,7 @@ from putright.deadlines.service import (
 from putright.deadlines.timekeeping import TimeSource
 from putright.shared.calendar import WorkingCalendar, local_date
 from putright.shared.events import DeadlineApproaching, DeadlineMissed, Event
+from putright.shared.observability import TIMERS_DUE, TIMERS_FIRED
 from putright.shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -161,7 +163,21 @@ async def fire_due_timers(
                 events.append(event)
         await firing.record(outcomes)
         await runtime.emit(session, *events)
+    for outcome, fired in outcomes.items():
+        TIMERS_FIRED.labels(outcome.value).inc(len(fired))
     return len(timers)
+
+
+async def count_due(runtime: Runtime, *, now: datetime) -> int:
+    """How many timers are due and not yet fired (a metric of how far behind firing is)."""
+    async with runtime.sessions() as session:
+        connection = await session.connection()
+        result = await connection.execute(
+            select(func.count())
+            .select_from(Timer)
+            .where(col(Timer.fired_at).is_(None), col(Timer.fire_at) <= now.astimezone(UTC))
+        )
+    return int(result.scalar_one())
 
 
 async def run_timers(
@@ -179,4 +195,6 @@ async def run_timers(
             logger.warning("firing timers failed; will retry", exc_info=True)
             fired = 0
         if fired < batch_size:
+            with contextlib.suppress(Exception):
+                TIMERS_DUE.set(await count_due(runtime, now=time.now()))
             await asyncio.sleep(poll_seconds)

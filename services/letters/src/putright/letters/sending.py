@@ -42,6 +42,7 @@ from putright.shared.events import (
     LetterSent,
 )
 from putright.shared.events.values import HEADER_UNSAFE, PostalAddress
+from putright.shared.observability import LETTERS_FAILED, LETTERS_SENT
 from putright.shared.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -302,6 +303,7 @@ class Sender:
         letter.sent_at = now
         letter.next_attempt_at = None
         session.add(letter)
+        LETTERS_SENT.labels(delivery.value).inc()
         await self.runtime.emit(
             session,
             letter_event(
@@ -328,6 +330,7 @@ class Sender:
             return
         letter.status = LetterStatus.FAILED
         letter.next_attempt_at = None
+        LETTERS_FAILED.inc()
         await self.runtime.emit(
             session,
             letter_event(
