@@ -20,6 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -28,7 +29,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from putright.reporting.models import PROJECTIONS, metadata, processed_event, report_section
-from putright.reporting.projection import apply
+from putright.reporting.projection import Batch, collect, write
 from putright.reporting.settings import ReportingSettings
 from putright.reporting.sql import insert
 from putright.shared.db import create_engine
@@ -164,42 +165,64 @@ async def _replay_topic(
     applied = skipped = 0
     writing: asyncio.Task[None] | None = None
     while True:
-        events, bad = await _next_batch(kafka, partitions, ends, settings.rebuild_batch_size)
-        skipped += bad
+        records = await _next_records(kafka, partitions, ends, settings.rebuild_batch_size)
         # The next batch is parsed while the previous one is written, still in order.
+        parsed = collect_records(records)
+        skipped += parsed.skipped
         if writing:
             await writing
-        if not events:
+        if not records:
             return applied, skipped, ends
-        writing = asyncio.create_task(_write(engine, settings, events))
-        applied += len(events)
+        writing = asyncio.create_task(_write(engine, settings, parsed))
+        applied += len(parsed.event_ids)
         logger.info("rebuild: %s events read from %s", applied, topic)
 
 
-async def _next_batch(
+Record = tuple[bytes, Sequence[tuple[str, bytes]]]
+
+
+async def _next_records(
     kafka: AIOKafkaConsumer,
     partitions: list[TopicPartition],
     ends: dict[TopicPartition, int],
     size: int,
-) -> tuple[list[Event[Any]], int]:
-    """Up to `size` parsed events from before the end offsets; unreadable ones are counted."""
-    events: list[Event[Any]] = []
-    skipped = 0
-    while len(events) + skipped < size:
+) -> list[Record]:
+    """Up to `size` records (value and headers) from before the end offsets."""
+    records: list[Record] = []
+    while len(records) < size:
         remaining = [p for p in partitions if await kafka.position(p) < ends[p]]
         if not remaining:
             break
         fetched = await kafka.getmany(*remaining, timeout_ms=1000, max_records=size)
-        for records in fetched.values():
-            for record in records:
-                if record.offset >= ends[TopicPartition(record.topic, record.partition)]:
-                    continue
-                try:
-                    events.append(parse_record(record.value, record.headers))
-                except (ValidationError, UnknownEventTypeError, ValueError, AttributeError):
-                    # The live consumer dead-lettered these; they are not facts.
-                    skipped += 1
-    return events, skipped
+        records += [
+            (record.value, record.headers)
+            for batch in fetched.values()
+            for record in batch
+            if record.offset < ends[TopicPartition(record.topic, record.partition)]
+        ]
+    return records
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A batch of records as rows to write, and what became of them."""
+
+    batch: Batch
+    event_ids: list[UUID]
+    skipped: int
+
+
+def collect_records(records: list[Record]) -> Parsed:
+    """Parse records into one batch of rows; unreadable ones are counted, not facts."""
+    events: list[Event[Any]] = []
+    skipped = 0
+    for value, headers in records:
+        try:
+            events.append(parse_record(value, headers))
+        except (ValidationError, UnknownEventTypeError, ValueError, AttributeError):
+            # The live consumer dead-lettered these.
+            skipped += 1
+    return Parsed(collect(events), [event.id for event in events], skipped)
 
 
 @cache
@@ -211,8 +234,8 @@ def _envelope(event_type: str) -> type[Event[Any]] | None:
 
 def parse_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> Event[Any]:
     """An event from a Kafka record: validated straight from its bytes when the outbox's
-    `ce_type` header names a current type (no `json.loads` into dicts first, about twice
-    as fast), otherwise by `parse_event`, which upcasts old versions."""
+    `ce_type` header names a current type (no `json.loads` into dicts first), otherwise
+    by `parse_event`, which upcasts old versions."""
     named = next((raw.decode() for key, raw in headers if key == "ce_type"), None)
     envelope = _envelope(named) if named and named not in UPCASTERS else None
     if envelope is not None:
@@ -223,12 +246,14 @@ def parse_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> Event[An
     return parse_event(value.decode())
 
 
-async def _write(
-    engine: AsyncEngine, settings: ReportingSettings, events: list[Event[Any]]
-) -> None:
+async def _write(engine: AsyncEngine, settings: ReportingSettings, parsed: Parsed) -> None:
     async with engine.begin() as connection:
-        await apply(connection, events)
-        await connection.execute(
-            insert(connection, processed_event).on_conflict_do_nothing(),
-            [{"consumer": consumer_name(settings), "event_id": event.id} for event in events],
-        )
+        await write(connection, parsed.batch)
+        if parsed.event_ids:
+            await connection.execute(
+                insert(connection, processed_event).on_conflict_do_nothing(),
+                [
+                    {"consumer": consumer_name(settings), "event_id": event_id}
+                    for event_id in parsed.event_ids
+                ],
+            )
