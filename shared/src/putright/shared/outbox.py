@@ -148,10 +148,10 @@ class Outbox:
         failures = 0
         while True:
             try:
-                published = await asyncio.wait_for(
-                    self.relay_once(engine, broker, batch_size=batch_size),
-                    timeout=publish_timeout_seconds,
-                )
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the batch completes, and shutdown then hangs.
+                async with asyncio.timeout(publish_timeout_seconds):
+                    published = await self.relay_once(engine, broker, batch_size=batch_size)
                 failures = 0
             except asyncio.CancelledError:
                 raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -32,6 +33,9 @@ from putright.shared.settings import ServiceSettings
 from putright.shared.topics import Stream
 
 OUTBOX_RETENTION = timedelta(days=7)
+# Three steps of shutdown fit well inside the 30 s uvicorn allows (and k8s' 45 s).
+SHUTDOWN_STEP_SECONDS = 8.0
+logger = logging.getLogger(__name__)
 
 
 def delivery_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -158,13 +162,24 @@ class Runtime:
         try:
             yield
         finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._tasks.clear()
-            if self._owns_broker:
-                await self.broker.stop()
-            await self.engine.dispose()
+            await self._stop()
+
+    async def _stop(self) -> None:
+        """Stop background work, then the broker, then the database, each in bounded time:
+        a stuck Kafka coordinator must not keep a pod (or a test) from shutting down."""
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SHUTDOWN_STEP_SECONDS):
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._owns_broker:
+            try:
+                async with asyncio.timeout(SHUTDOWN_STEP_SECONDS):
+                    await self.broker.stop()
+            except TimeoutError:
+                logger.warning("the Kafka broker did not stop in time; leaving it")
+        await self.engine.dispose()
 
     async def _observe_outbox(self) -> None:
         while True:
