@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import json
 import logging
@@ -173,3 +174,11 @@ async def test_a_subscription_reports_its_consumer_lag(
     ]
     assert samples, "no lag was reported"
     assert all(sample.value == 0 for sample in samples)
+
+
+@pytest.mark.parametrize("service", ["intake", "deadlines", "letters", "reporting"])
+def test_every_service_answers_health_readiness_and_metrics(service: str) -> None:
+    """Kubernetes probes and Prometheus rely on these paths on every service."""
+    module = importlib.import_module(f"putright.{service}.app")
+    paths = {getattr(route, "path", None) for route in module.create_app().routes}
+    assert {"/healthz", "/readyz", "/metrics"} <= paths

@@ -53,6 +53,7 @@ def create_app(
 
     app = FastAPI(title="Putright deadlines", lifespan=lifespan)
     app.state.runtime = runtime
+    runtime.instrument(app)
     app.state.time = time
     app.include_router(router)
     return app
