@@ -13,8 +13,10 @@ from putright.letters.rendering import (
     LayoutError,
     Letterhead,
     Rendered,
+    landlord_html,
     render,
     verify,
+    visible_sections,
 )
 from putright.shared.events import Branding, LetterKind
 from putright.shared.events.values import Stage
@@ -124,6 +126,24 @@ def test_verify_names_an_item_the_rendered_letter_does_not_show() -> None:
     assert verify(kind, facts(), tampered) == ["d: the reasons for the decision"]
     no_text = Rendered(letter.subject, letter.html, letter.text.replace(Ombudsman.phone, ""))
     assert "the Housing Ombudsman's contact details" in verify(kind, facts(), no_text)
+
+
+def test_only_visible_text_counts_for_a_section() -> None:
+    html = (
+        "<!doctype html><html><head><title>x</title><style>p > a { color: red }</style></head>"
+        '<body><!-- <section data-required="a">commented</section> -->'
+        '<section class="required" data-required="a"><p>Shown &amp; <b>bold</b><br/></p>'
+        '<p hidden>not this</p><span style="display:none">nor this</span>'
+        '<img alt="a > b" src="x.png"> <em>kept</em></section>'
+        "<div data-required='b' class=x><P>Upper</P></div></body></html>"
+    )
+    assert visible_sections(html) == {"a": "shown & bold kept", "b": "upper"}
+
+
+def test_a_landlord_block_is_cleaned_the_same_every_time() -> None:
+    first = landlord_html('<p onclick="x()">Hello</p><script>1</script>')
+    assert first == "<p>Hello</p>"
+    assert landlord_html('<p onclick="x()">Hello</p><script>1</script>') == first
 
 
 def test_acknowledgement_carries_the_definition_outcomes_scope_and_date() -> None:
