@@ -10,6 +10,7 @@ the end-to-end bench.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import secrets
@@ -28,6 +29,7 @@ from sqlalchemy.engine import make_url
 from bench.common import Figure, percentile
 
 ADMIN_TOKEN = secrets.token_urlsafe(16)
+IDLE_SECONDS = 3.0
 COMPLAINT = {
     "description": "Water has come through the bathroom ceiling twice this month "
     "and the repair booked in the spring never happened. " * 3,
@@ -102,11 +104,14 @@ async def scratch_stack(server_url: str, bootstrap: str) -> AsyncIterator[Stack]
 def service(name: str, stack: Stack, port: int, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """Run `python -m putright.<name> serve --migrate` as its own process, logs discarded."""
     command = ["serve", "--migrate", "--host", "127.0.0.1", "--port", str(port)]
+    # BENCH_LOG_DIR keeps each service's log there, for finding out why a request failed.
+    log_dir = os.environ.get("BENCH_LOG_DIR")
+    log = open(os.path.join(log_dir, f"{name}.log"), "ab") if log_dir else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", f"putright.{name}", *command],
         env=stack.environment(**extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     try:
         yield process
@@ -117,6 +122,8 @@ def service(name: str, stack: Stack, port: int, **extra: str) -> Iterator[subpro
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if not isinstance(log, int):
+            log.close()
 
 
 async def wait_ready(port: int, process: subprocess.Popen[bytes], *, timeout: float = 90) -> None:
@@ -160,6 +167,7 @@ class Posted:
     latencies: list[float] = field(default_factory=list)
     failures: int = 0
     elapsed: float = 0.0
+    reasons: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
 async def post_flat_out(
@@ -175,11 +183,13 @@ async def post_flat_out(
         while (sent_at := time.perf_counter()) < stop:
             try:
                 response = await client.post("/v1/complaints", json=COMPLAINT, headers=headers)
-            except httpx.HTTPError:
+            except httpx.HTTPError as error:
                 posted.failures += 1
+                posted.reasons[type(error).__name__] += 1
                 continue
             if response.status_code != 201:
                 posted.failures += 1
+                posted.reasons[f"{response.status_code} {response.text[:200]}"] += 1
                 continue
             posted.latencies.append(time.perf_counter() - sent_at)
             posted.references[response.json()["reference"]] = sent_at
@@ -198,9 +208,15 @@ def http_client(port: int, clients: int) -> httpx.AsyncClient:
 
 
 async def intake_http(
-    server_url: str, bootstrap: str, *, seconds: float, clients: int = 32
+    server_url: str,
+    bootstrap: str,
+    *,
+    seconds: float,
+    clients: int = 32,
+    profile: str | None = None,
 ) -> list[Figure]:
-    """Complaints per second and latency through a real intake process."""
+    """Complaints per second and latency through a real intake process; with `profile`,
+    py-spy records the process during the measured burst into that file."""
     async with scratch_stack(server_url, bootstrap) as stack:
         port = free_port()
         with service("intake", stack, port) as process:
@@ -208,8 +224,12 @@ async def intake_http(
             async with http_client(port, clients) as client:
                 token = await landlord_key(client)
                 await post_flat_out(client, token, seconds=min(2.0, seconds), clients=clients)
+                idle_before = cpu_seconds(process.pid)
+                await asyncio.sleep(IDLE_SECONDS)
+                idle = (cpu_seconds(process.pid) - idle_before) / IDLE_SECONDS
                 cpu_before = cpu_seconds(process.pid)
-                posted = await post_flat_out(client, token, seconds=seconds, clients=clients)
+                with py_spy(process.pid, profile, seconds):
+                    posted = await post_flat_out(client, token, seconds=seconds, clients=clients)
             relayed = await outbox_drained(stack, timeout=60)
             cpu = cpu_seconds(process.pid) - cpu_before
     count = max(1, len(posted.latencies))
@@ -222,10 +242,52 @@ async def intake_http(
         Figure(area, "failed POSTs", posted.failures, "requests"),
         # CPU per complaint barely depends on how busy the machine is, unlike the rates.
         Figure(area, "intake CPU per complaint (HTTP + relay)", cpu / count * 1000, "ms"),
+        # Polling the outbox, Kafka's consumer and metrics cost CPU with no traffic at
+        # all; at low rates that share of the figure above is large.
+        Figure(area, "intake CPU while idle", idle * 1000, "ms/s"),
+        Figure(
+            area,
+            "intake CPU per complaint above idle",
+            max(0.0, cpu - idle * posted.elapsed) / count * 1000,
+            "ms",
+        ),
     ]
+    for reason, times in posted.reasons.items():
+        print(f"failed {times} time(s): {reason}", file=sys.stderr)
     if relayed is not None:
         figures.append(Figure(area, "outbox drained to Kafka after the burst", relayed, "s"))
     return figures
+
+
+@contextlib.contextmanager
+def py_spy(pid: int, output: str | None, seconds: float) -> Iterator[None]:
+    """Record `pid` with py-spy (a flame graph, or raw folded stacks for `.txt`) while
+    the block runs; nothing when `output` is None."""
+    if output is None:
+        yield
+        return
+    form = "raw" if output.endswith(".txt") else "flamegraph"
+    recorder = subprocess.Popen(
+        [
+            "uvx",
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--format",
+            form,
+            "--output",
+            output,
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=seconds + 30)
 
 
 async def outbox_drained(stack: Stack, *, timeout: float) -> float | None:
@@ -243,3 +305,30 @@ async def outbox_drained(stack: Stack, *, timeout: float) -> float | None:
     finally:
         await connection.close()
     return None
+
+
+def main() -> None:
+    """`python -m bench.intake_http [--seconds N] [--profile out.svg|out.txt]`: this
+    benchmark alone, against DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--profile", help="py-spy output for the measured burst")
+    arguments = parser.parse_args()
+    figures = asyncio.run(
+        intake_http(
+            os.environ["DATABASE_URL"],
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            seconds=arguments.seconds,
+            clients=arguments.clients,
+            profile=arguments.profile,
+        )
+    )
+    for figure in figures:
+        print(f"{figure.name}: {figure.value:,.2f} {figure.unit}")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from putright.intake import views, webform
 from putright.intake.complaints import Clock, Context
 from putright.intake.contractor import ContractorInbox, apply_message
+from putright.intake.directory import Directory
 from putright.intake.errors import install_error_handlers
 from putright.intake.mailbox import ComplaintsMailbox, serve_mailbox
 from putright.intake.middleware import Idempotency, LimitRequestSize
@@ -123,6 +124,7 @@ def create_app(
     app.state.runtime = runtime
     runtime.instrument(app)
     app.state.clock = clock
+    app.state.directory = Directory(runtime.sessions, ttl_seconds=settings.directory_ttl_seconds)
     install_error_handlers(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in (views.admin, views.api, views.complaints, views.contractor, webform.router):

@@ -13,7 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -25,6 +25,9 @@ from putright.intake.models import ApiKey, Organisation
 from putright.intake.settings import IntakeSettings
 from putright.shared.api import get_runtime
 from putright.shared.events import OrganisationKind
+
+if TYPE_CHECKING:
+    from putright.intake.directory import Directory
 
 TOKEN_PREFIX = "pr_"  # noqa: S105 - a prefix, not a secret
 
@@ -63,8 +66,16 @@ def new_token() -> tuple[str, str]:
     return f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-async def caller_for_token(session: AsyncSession, token: str) -> Caller | None:
-    """The caller a live token belongs to, if any."""
+@dataclass(frozen=True)
+class KeyHolder:
+    """A live key's id and the caller it identifies."""
+
+    key_id: UUID
+    caller: Caller
+
+
+async def key_for_token(session: AsyncSession, token: str) -> KeyHolder | None:
+    """The live key a token is, and its caller, if any."""
     row = (
         await session.exec(
             select(ApiKey, Organisation)
@@ -75,10 +86,13 @@ async def caller_for_token(session: AsyncSession, token: str) -> Caller | None:
     if row is None:
         return None
     key, organisation = row
-    return Caller(
-        organisation_id=organisation.id,
-        kind=OrganisationKind(organisation.kind),
-        scopes=frozenset(Scope(scope) for scope in key.scopes),
+    return KeyHolder(
+        key_id=key.id,
+        caller=Caller(
+            organisation_id=organisation.id,
+            kind=OrganisationKind(organisation.kind),
+            scopes=frozenset(Scope(scope) for scope in key.scopes),
+        ),
     )
 
 
@@ -97,8 +111,8 @@ async def authenticated(
     )
     if credentials is None:
         raise unauthorised
-    async with get_runtime(request).sessions() as session:
-        caller = await caller_for_token(session, credentials.credentials)
+    directory: Directory = request.app.state.directory
+    caller = await directory.caller(credentials.credentials)
     if caller is None:
         raise unauthorised
     return caller
@@ -121,7 +135,9 @@ ReportCaller = Annotated[Caller, requires(Scope.REPORT)]
 AdminCaller = Annotated[Caller, requires(Scope.ADMIN)]
 
 
-def platform_admin(request: Request, x_admin_token: Annotated[str | None, Header()] = None) -> None:
+async def platform_admin(
+    request: Request, x_admin_token: Annotated[str | None, Header()] = None
+) -> None:
     """Allow only the platform administrator (the token in settings)."""
     settings: IntakeSettings = get_runtime(request).settings  # type: ignore[assignment]
     expected = settings.admin_token

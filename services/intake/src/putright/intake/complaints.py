@@ -16,9 +16,10 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.intake.auth import Caller
+from putright.intake.directory import Landlord
 from putright.intake.errors import NotFound, RuleViolation
 from putright.intake.models import Complaint, ComplaintEvent, Correspondence, Organisation
-from putright.intake.organisations import calendar_of, contract_covering, stage1_contract
+from putright.intake.organisations import contract_covering
 from putright.shared.calendar import LONDON, local_date
 from putright.shared.events import ComplaintReceived, Event, EventData, OrganisationKind, new_event
 from putright.shared.events.envelope import parse_event
@@ -124,7 +125,7 @@ async def landlord_for(session: AsyncSession, organisation_id: UUID) -> Organisa
 async def receive(
     ctx: Context,
     *,
-    landlord: Organisation,
+    landlord: Landlord,
     submission: ComplaintSubmission,
     contractor_id: UUID | None = None,
     complaint_id: UUID | None = None,
@@ -148,11 +149,11 @@ async def receive(
         )
         if contract is None:
             raise NotFound("contract")
+        acting: UUID | None = contract.contractor_id
+        handling = contract.contractor_id if contract.contractor_handles_stage1 else landlord.id
     else:
-        contract = await stage1_contract(ctx.session, landlord_id=landlord.id, category=category)
-    handling = (
-        contract.contractor_id if contract and contract.contractor_handles_stage1 else landlord.id
-    )
+        acting = landlord.stage1_contractor(category)
+        handling = acting or landlord.id
     identity = complaint_id or uuid4()
     older = older_than_twelve_months(submission.issue_noticed_on, local_date(received_at))
     resident = Resident.model_validate(
@@ -172,12 +173,11 @@ async def receive(
         representative=submission.representative,
         external_reference=submission.external_reference,
     )
-    calendar = calendar_of(landlord)
     complaint = Complaint(
         id=identity,
         organisation_id=landlord.id,
         handling_organisation_id=handling,
-        contractor_id=contract.contractor_id if contract else None,
+        contractor_id=acting,
         reference=received.reference,
         channel=received.channel,
         category=category,
@@ -191,7 +191,7 @@ async def receive(
         },
         state={
             "due": {
-                "stage1_acknowledgement": calendar.add(
+                "stage1_acknowledgement": landlord.calendar.add(
                     local_date(received_at), ACKNOWLEDGE_WITHIN
                 ).isoformat()
             },

@@ -20,7 +20,8 @@ from sqlmodel import col, select
 
 from putright.intake import lifecycle
 from putright.intake.auth import Caller, Scope
-from putright.intake.complaints import ComplaintSubmission, Context, landlord_for, load, receive
+from putright.intake.complaints import ComplaintSubmission, Context, load, receive
+from putright.intake.directory import load_landlord
 from putright.intake.errors import NotFound, RuleViolation
 from putright.intake.models import ComplaintEvent, ContractorReceipt, Organisation
 from putright.shared.consumer import Consumer, Origin, Outcome
@@ -104,7 +105,7 @@ async def _dispatch(
     ctx: Context, caller: Caller, message: ContractorMessage
 ) -> tuple[int, ContractorResult]:
     if message.action == "complaint.received":
-        landlord = await landlord_for(ctx.session, message.landlord_id)
+        landlord = await load_landlord(ctx.session, message.landlord_id)
         submission = _body(ComplaintSubmission, message).model_copy(
             update={
                 "organisation_id": landlord.id,

@@ -28,6 +28,7 @@ from putright.intake.complaints import (
     receive,
     record,
 )
+from putright.intake.directory import load_landlord
 from putright.intake.errors import NotFound, RuleViolation
 from putright.intake.models import Complaint
 from putright.intake.organisations import calendar_of
@@ -403,7 +404,7 @@ async def add_related_issue(
     joins = command.related and Status(complaint.status) in STAGE1_UNANSWERED
     new_complaint = None
     if not joins:
-        landlord = await landlord_for(ctx.session, complaint.organisation_id)
+        landlord = await load_landlord(ctx.session, complaint.organisation_id)
         original = complaint.submission
         submission = ComplaintSubmission(
             organisation_id=landlord.id,

@@ -29,6 +29,7 @@ from putright.intake.complaints import (
     ResidentDetails,
     receive,
 )
+from putright.intake.directory import landlord_snapshot
 from putright.intake.models import Complaint, Correspondence, Organisation
 from putright.shared.events import OrganisationKind
 from putright.shared.events.values import Channel
@@ -104,7 +105,7 @@ class ComplaintsMailbox:
             now = self.clock()
             accepted = await receive(
                 Context(session=session, runtime=self.runtime, clock=self.clock),
-                landlord=landlord,
+                landlord=await landlord_snapshot(session, landlord),
                 submission=_submission(message, envelope, landlord.id),
                 complaint_id=complaint_id,
                 correspondence=_correspondence(message, raw, now, complaint_id),

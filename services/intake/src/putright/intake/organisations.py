@@ -252,19 +252,6 @@ async def contract_covering(
     return next((c for c in contracts if category.lower() in c.categories), None)
 
 
-async def stage1_contract(
-    session: AsyncSession, *, landlord_id: UUID, category: str
-) -> Contract | None:
-    """The contract whose contractor handles stage 1 of this category, if any."""
-    contracts = await session.exec(
-        select(Contract).where(
-            Contract.landlord_id == landlord_id,
-            Contract.contractor_handles_stage1 == True,  # noqa: E712 - SQL expression
-        )
-    )
-    return next((c for c in contracts if category.lower() in c.categories), None)
-
-
 async def issue_key(
     session: AsyncSession, *, organisation_id: UUID, key: ApiKeyCreate
 ) -> ApiKeyCreated:

@@ -23,3 +23,9 @@ class IntakeSettings(ServiceSettings):
     smtp_port: int = 2525
     smtp_max_message_bytes: int = Field(default=10_000_000, gt=0)
     contractor_consumer_enabled: bool = True
+    directory_ttl_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long an API key's caller and a landlord's profile are kept in "
+        "memory; a change made by another replica shows within this time (0: no caching).",
+    )

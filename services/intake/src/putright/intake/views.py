@@ -29,11 +29,11 @@ from putright.intake.complaints import (
     Context,
     Status,
     full_record,
-    landlord_for,
     list_complaints,
     receive,
 )
 from putright.intake.contractor import ContractorResult, apply_message, signature
+from putright.intake.directory import Directory
 from putright.intake.errors import NotFound
 from putright.intake.models import Organisation
 from putright.intake.organisations import (
@@ -58,7 +58,7 @@ from putright.shared.events.values import Channel
 from putright.shared.runtime import Runtime
 
 
-def get_context(request: Request, session: SessionDep) -> Context:
+async def get_context(request: Request, session: SessionDep) -> Context:
     """A command's transaction, runtime and clock."""
     return Context(
         session=session, runtime=request.app.state.runtime, clock=request.app.state.clock
@@ -66,6 +66,15 @@ def get_context(request: Request, session: SessionDep) -> Context:
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
+
+
+async def get_directory(request: Request) -> Directory:
+    """The service's short-lived copies of callers and landlords."""
+    directory: Directory = request.app.state.directory
+    return directory
+
+
+DirectoryDep = Annotated[Directory, Depends(get_directory)]
 
 admin = APIRouter(prefix="/v1/admin", tags=["platform admin"], dependencies=[PlatformAdmin])
 api = APIRouter(prefix="/v1", tags=["organisations"])
@@ -89,17 +98,23 @@ async def admin_get_organisation(organisation_id: UUID, db: ReadSessionDep) -> O
 
 @admin.put("/organisations/{organisation_id}")
 async def admin_update_organisation(
-    organisation_id: UUID, profile: OrganisationProfile, db: SessionDep, runtime: RuntimeDep
+    organisation_id: UUID,
+    profile: OrganisationProfile,
+    db: SessionDep,
+    runtime: RuntimeDep,
+    directory: DirectoryDep,
 ) -> OrganisationPublic:
     """Replace an organisation's profile; the new snapshot is published."""
+    directory.forget_landlord(db, organisation_id)
     return await update_profile(db, runtime, organisation_id=organisation_id, profile=profile)
 
 
 @admin.post("/contracts", status_code=status.HTTP_201_CREATED)
 async def admin_agree_contract(
-    contract: ContractCreate, db: SessionDep, runtime: RuntimeDep
+    contract: ContractCreate, db: SessionDep, runtime: RuntimeDep, directory: DirectoryDep
 ) -> ContractAgreed:
     """Link a contractor to a landlord for some categories (5.4, 5.5)."""
+    directory.forget_landlord(db, contract.landlord_id)
     return await agree_contract(db, runtime, contract=contract)
 
 
@@ -112,8 +127,9 @@ async def admin_issue_key(
 
 
 @admin.delete("/api-keys/{key_id}")
-async def admin_revoke_key(key_id: UUID, db: SessionDep) -> ApiKeyPublic:
+async def admin_revoke_key(key_id: UUID, db: SessionDep, directory: DirectoryDep) -> ApiKeyPublic:
     """Revoke any key."""
+    directory.forget_key(db, key_id)
     return await revoke_key(db, organisation_id=None, key_id=key_id)
 
 
@@ -136,14 +152,17 @@ async def issue_own_key(caller: AdminCaller, key: ApiKeyCreate, db: SessionDep) 
 
 
 @api.delete("/api-keys/{key_id}")
-async def revoke_own_key(caller: AdminCaller, key_id: UUID, db: SessionDep) -> ApiKeyPublic:
+async def revoke_own_key(
+    caller: AdminCaller, key_id: UUID, db: SessionDep, directory: DirectoryDep
+) -> ApiKeyPublic:
     """Revoke one of the caller's organisation's keys."""
+    directory.forget_key(db, key_id)
     return await revoke_key(db, organisation_id=caller.organisation_id, key_id=key_id)
 
 
 @complaints.post("", status_code=status.HTTP_201_CREATED)
 async def submit_complaint(
-    submission: ComplaintSubmission, caller: SubmitCaller, ctx: ContextDep
+    submission: ComplaintSubmission, caller: SubmitCaller, ctx: ContextDep, directory: DirectoryDep
 ) -> ComplaintAccepted:
     """Log a complaint from a landlord's website or staff system, or a contractor's system.
 
@@ -153,11 +172,11 @@ async def submit_complaint(
     if caller.is_landlord:
         if submission.organisation_id not in (None, caller.organisation_id):
             raise NotFound("organisation")
-        landlord = await landlord_for(ctx.session, caller.organisation_id)
+        landlord = await directory.landlord(caller.organisation_id)
         return await receive(ctx, landlord=landlord, submission=submission)
     if submission.organisation_id is None:
         raise NotFound("organisation")
-    landlord = await landlord_for(ctx.session, submission.organisation_id)
+    landlord = await directory.landlord(submission.organisation_id)
     return await receive(
         ctx,
         landlord=landlord,

@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import select
 
 from putright.intake.complaints import ComplaintSubmission, Context, ResidentDetails, receive
+from putright.intake.directory import landlord_snapshot
 from putright.intake.errors import NotFound
 from putright.intake.models import Organisation
 from putright.intake.settings import IntakeSettings
@@ -229,7 +230,7 @@ async def submit_complaint_form(
     async with runtime.unit_of_work() as session:
         accepted = await receive(
             Context(session=session, runtime=runtime, clock=clock),
-            landlord=landlord,
+            landlord=await landlord_snapshot(session, landlord),
             submission=_submission(values, landlord),
         )
     return templates.TemplateResponse(
