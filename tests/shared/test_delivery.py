@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,7 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.shared.consumer import Consumer, Origin, Outcome, processed_event_table
 from putright.shared.db import create_engine, session_maker
-from putright.shared.events import ComplaintWithdrawn, Event, new_event, parse_event
+from putright.shared.events import (
+    ComplaintClosed,
+    ComplaintWithdrawn,
+    Event,
+    new_event,
+    parse_event,
+)
+from putright.shared.events.values import Stage
 from putright.shared.messaging import create_broker
 from putright.shared.outbox import Outbox, outbox_table
 from putright.shared.topics import Stream, Topics
@@ -248,6 +255,52 @@ async def test_a_batch_is_applied_in_one_go_and_skips_what_was_applied_before(
     outcomes = await consumer.process_batch(batch)
     assert outcomes == [Outcome.DUPLICATE, Outcome.APPLIED, Outcome.APPLIED, Outcome.DUPLICATE]
     assert [await effects(engine, event.id) for event in (first, second, third)] == [1, 1, 1]
+
+
+async def test_a_batch_handler_gets_each_run_of_its_events_at_once_and_in_order(
+    engine: AsyncEngine, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    broker = create_broker(kafka_bootstrap, client_id="test")
+    name = f"{topic_prefix}.runs"
+    consumer = make_consumer(engine, broker, name)
+    calls: list[list[UUID]] = []
+
+    @consumer.on_batch(ComplaintClosed)
+    async def apply_many(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        calls.append([event.id for event in events])
+        connection = await session.connection()
+        await connection.execute(
+            insert(effect), [{"event_id": event.id, "consumer": name} for event in events]
+        )
+
+    closed = [closed_event() for _ in range(4)]
+    between = withdrawn()
+    origin = Origin(f"{topic_prefix}.complaints.v1", 0, 0, None)
+    assert await consumer.process(closed[0].model_dump_json().encode(), origin) is Outcome.APPLIED
+    ordered: list[Event[Any]] = [closed[0], closed[1], closed[2], between, closed[3], closed[1]]
+    outcomes = await consumer.process_batch(
+        [(event.model_dump_json().encode(), origin) for event in ordered]
+    )
+    assert outcomes == [
+        Outcome.DUPLICATE,
+        Outcome.APPLIED,
+        Outcome.APPLIED,
+        Outcome.APPLIED,
+        Outcome.APPLIED,
+        Outcome.DUPLICATE,
+    ]
+    assert calls == [[closed[0].id], [closed[1].id, closed[2].id], [closed[3].id]]
+    everything: list[Event[Any]] = [*closed, between]
+    assert [await effects(engine, event.id) for event in everything] == [1] * 5
+
+
+def closed_event() -> Event[ComplaintClosed]:
+    return new_event(
+        ComplaintClosed(closed_at=datetime.now(UTC), final_stage=Stage.ONE),
+        source="putright/test",
+        subject=uuid4(),
+        organisation_id=uuid4(),
+    )
 
 
 async def test_a_batch_with_a_poison_message_falls_back_to_one_at_a_time(

@@ -45,7 +45,7 @@ def consumers_by_type() -> dict[str, list[str]]:
     consuming: dict[str, list[str]] = defaultdict(list)
     for service, runtime in service_runtimes().items():
         for consumer in runtime.consumers:
-            for data_type in consumer.handlers:
+            for data_type in [*consumer.handlers, *consumer.batch_handlers]:
                 if service not in consuming[data_type.full_type()]:
                     consuming[data_type.full_type()].append(service)
     return consuming

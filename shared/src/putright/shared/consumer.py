@@ -10,6 +10,7 @@ with the error, and the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,12 +27,19 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.shared.events import Event, EventData, UnknownEventTypeError, parse_event
-from putright.shared.observability import DEAD_LETTERED, EVENTS_CONSUMED, consuming
+from putright.shared.observability import (
+    DEAD_LETTERED,
+    EVENTS_CONSUMED,
+    consuming,
+    consuming_batch,
+)
 from putright.shared.topics import DEAD_LETTER_SUFFIX
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
+# Applies a run of consecutive events in one go (one query for many rows), in order.
+BatchHandler = Callable[[AsyncSession, Sequence[Event[Any]]], Awaitable[None]]
 
 
 def processed_event_table(metadata: MetaData) -> Table:
@@ -82,6 +90,7 @@ class Consumer:
     processed: Table
     broker: KafkaBroker
     handlers: dict[type[EventData], Handler] = field(default_factory=dict)
+    batch_handlers: dict[type[EventData], BatchHandler] = field(default_factory=dict)
     max_attempts: int = 5
     backoff_seconds: float = 0.2
     after_commit: Callable[[], None] = lambda: None
@@ -96,6 +105,21 @@ class Consumer:
 
         return register
 
+    def on_batch(self, *data_types: type[EventData]) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler given every consecutive event of these types at once."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            for data_type in data_types:
+                self.batch_handlers[data_type] = handler
+            return handler
+
+        return register
+
+    def handles(self, event: Event[Any]) -> bool:
+        """Whether this consumer applies events of this type (others are ignored)."""
+        data_type = type(event.data)
+        return data_type in self.handlers or data_type in self.batch_handlers
+
     async def process(self, raw: bytes, origin: Origin) -> Outcome:
         """Apply one message, retrying a bounded number of times, else dead-letter it."""
         try:
@@ -103,14 +127,13 @@ class Consumer:
         except (ValidationError, UnknownEventTypeError, ValueError) as error:
             await self.dead_letter(raw, origin, reason=f"invalid event: {error}", attempts=0)
             return Outcome.DEAD_LETTERED
-        handler = self.handlers.get(type(event.data))
-        if handler is None:
+        if not self.handles(event):
             return Outcome.IGNORED
         with consuming(
             f"{self.name} {event.type}", origin.headers, str(event.correlation_id)
         ) as span:
             span.set_attribute("messaging.message.id", str(event.id))
-            outcome = await self._apply_with_retries(raw, origin, event, handler)
+            outcome = await self._apply_with_retries(raw, origin, event)
         EVENTS_CONSUMED.labels(self.name, outcome.value).inc()
         return outcome
 
@@ -141,26 +164,46 @@ class Consumer:
 
     async def _apply_batch(self, batch: Sequence[tuple[Event[Any], Origin]]) -> list[Outcome]:
         outcomes = [Outcome.IGNORED] * len(batch)
-        handled = [
-            index for index, (event, _) in enumerate(batch) if type(event.data) in self.handlers
-        ]
+        handled = [index for index, (event, _) in enumerate(batch) if self.handles(event)]
         if not handled:
             return outcomes
         async with self.sessions() as session, session.begin():
             fresh = await self._record_many(session, [batch[index][0] for index in handled])
+            to_apply: list[tuple[Event[Any], Origin]] = []
             for index in handled:
                 event, origin = batch[index]
                 if event.id not in fresh:
                     outcomes[index] = Outcome.DUPLICATE
                     continue
                 fresh.discard(event.id)  # the same event twice in one batch applies once
+                to_apply.append((event, origin))
+                outcomes[index] = Outcome.APPLIED
+            await self._dispatch(session, to_apply)
+        return outcomes
+
+    async def _dispatch(
+        self, session: AsyncSession, messages: Sequence[tuple[Event[Any], Origin]]
+    ) -> None:
+        """Apply events in order: a run of consecutive events sharing a batch handler goes
+        to it in one call; any other event to its own handler."""
+        for _, run in itertools.groupby(messages, key=self._run_key):
+            group = list(run)
+            batch_handler = self.batch_handlers.get(type(group[0][0].data))
+            if batch_handler is not None:
+                with consuming_batch(f"{self.name} batch", [origin.headers for _, origin in group]):
+                    await batch_handler(session, [event for event, _ in group])
+                continue
+            for event, origin in group:
                 with consuming(
                     f"{self.name} {event.type}", origin.headers, str(event.correlation_id)
                 ) as span:
                     span.set_attribute("messaging.message.id", str(event.id))
                     await self.handlers[type(event.data)](session, event)
-                outcomes[index] = Outcome.APPLIED
-        return outcomes
+
+    def _run_key(self, message: tuple[Event[Any], Origin]) -> object:
+        # Events with a per-event handler get a key of their own, so they never group.
+        event = message[0]
+        return self.batch_handlers.get(type(event.data)) or event.id
 
     async def _record_many(self, session: AsyncSession, events: Sequence[Event[Any]]) -> set[UUID]:
         """Record many event ids at once; returns those not applied before."""
@@ -178,12 +221,10 @@ class Consumer:
         dialect = session.bind.dialect.name if session.bind else "postgresql"
         return pg_insert if dialect == "postgresql" else sqlite_insert
 
-    async def _apply_with_retries(
-        self, raw: bytes, origin: Origin, event: Event[Any], handler: Handler
-    ) -> Outcome:
+    async def _apply_with_retries(self, raw: bytes, origin: Origin, event: Event[Any]) -> Outcome:
         for attempt in range(1, self.max_attempts + 1):
             try:
-                outcome = await self._apply_once(event, handler)
+                outcome = await self._apply_once(event)
             except Exception as error:
                 logger.warning(
                     "consumer %s failed on event %s (attempt %d)",
@@ -202,11 +243,15 @@ class Consumer:
                 return outcome
         raise AssertionError("unreachable")
 
-    async def _apply_once(self, event: Event[Any], handler: Handler) -> Outcome:
+    async def _apply_once(self, event: Event[Any]) -> Outcome:
         async with self.sessions() as session, session.begin():
             if not await self._record(session, event):
                 return Outcome.DUPLICATE
-            await handler(session, event)
+            batch_handler = self.batch_handlers.get(type(event.data))
+            if batch_handler is not None:
+                await batch_handler(session, [event])
+            else:
+                await self.handlers[type(event.data)](session, event)
         return Outcome.APPLIED
 
     async def _record(self, session: AsyncSession, event: Event[Any]) -> bool:
