@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 
 from putright.intake import views, webform
-from putright.intake.complaints import Clock, Context
+from putright.intake.complaints import Clock, Context, complaint_writer
 from putright.intake.contractor import ContractorInbox, apply_message
 from putright.intake.directory import Directory
 from putright.intake.errors import install_error_handlers
@@ -124,6 +124,7 @@ def create_app(
     app.state.runtime = runtime
     runtime.instrument(app)
     app.state.clock = clock
+    app.state.complaint_writer = complaint_writer(runtime)
     app.state.directory = Directory(runtime.sessions, ttl_seconds=settings.directory_ttl_seconds)
     install_error_handlers(app)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -11,15 +11,15 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.intake.auth import Caller
 from putright.intake.directory import Landlord
 from putright.intake.errors import NotFound, RuleViolation
+from putright.intake.group_commit import GroupCommit
 from putright.intake.models import Complaint, ComplaintEvent, Correspondence, Organisation
-from putright.intake.organisations import contract_covering
 from putright.shared.calendar import LONDON, local_date
 from putright.shared.events import ComplaintReceived, Event, EventData, OrganisationKind, new_event
 from putright.shared.events.envelope import parse_event
@@ -31,6 +31,8 @@ ACKNOWLEDGE_WITHIN = 5  # working days, 6.2 and 6.11
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 Clock = Callable[[], datetime]
+COMPLAINT = Complaint.__table__  # type: ignore[attr-defined]
+COMPLAINT_EVENT = ComplaintEvent.__table__  # type: ignore[attr-defined]
 
 
 class Status(StrEnum):
@@ -122,21 +124,39 @@ async def landlord_for(session: AsyncSession, organisation_id: UUID) -> Organisa
     return organisation
 
 
-async def receive(
-    ctx: Context,
-    *,
+@dataclass(frozen=True)
+class NewComplaint:
+    """A complaint ready to be stored: its row, its first event, and the submitter's answer."""
+
+    row: dict[str, Any]
+    event: Event[ComplaintReceived]
+    accepted: ComplaintAccepted
+
+    def event_row(self) -> dict[str, Any]:
+        """The first entry of the complaint's record (5.12)."""
+        return {
+            "id": self.event.id,
+            "complaint_id": self.event.subject,
+            "sequence": 1,
+            "type": self.event.type,
+            "envelope": self.event.model_dump(mode="json"),
+        }
+
+
+def new_complaint(
     landlord: Landlord,
     submission: ComplaintSubmission,
+    *,
+    now: datetime,
     contractor_id: UUID | None = None,
     complaint_id: UUID | None = None,
-    correspondence: Correspondence | None = None,
-) -> ComplaintAccepted:
-    """Log a complaint from any channel and publish `ComplaintReceived`."""
-    now = ctx.clock()
+) -> NewComplaint:
+    """Check a complaint from any channel against the Code and build what storing it writes."""
     received_at = submission.received_at or now
     if received_at > now + FUTURE_TOLERANCE:
         raise RuleViolation("cannot be in the future", rule="3.1", loc=("body", "received_at"))
-    if submission.issue_noticed_on and submission.issue_noticed_on > local_date(received_at):
+    received_on = local_date(received_at)
+    if submission.issue_noticed_on and submission.issue_noticed_on > received_on:
         raise RuleViolation(
             "cannot be after the complaint was received",
             rule="2.3",
@@ -144,20 +164,21 @@ async def receive(
         )
     category = submission.category.strip().lower()
     if contractor_id is not None:
-        contract = await contract_covering(
-            ctx.session, landlord_id=landlord.id, contractor_id=contractor_id, category=category
-        )
+        contract = landlord.contract_with(contractor_id, category)
         if contract is None:
             raise NotFound("contract")
-        acting: UUID | None = contract.contractor_id
-        handling = contract.contractor_id if contract.contractor_handles_stage1 else landlord.id
+        acting: UUID | None = contractor_id
+        handling = contractor_id if contract.handles_stage1 else landlord.id
     else:
         acting = landlord.stage1_contractor(category)
         handling = acting or landlord.id
     identity = complaint_id or uuid4()
-    older = older_than_twelve_months(submission.issue_noticed_on, local_date(received_at))
-    resident = Resident.model_validate(
-        submission.resident.model_dump(exclude={"disclosed_disabilities"})
+    older = older_than_twelve_months(submission.issue_noticed_on, received_on)
+    # Already validated as ResidentDetails: only the fields that may leave intake, as they are.
+    details = submission.resident
+    resident = Resident.model_construct(
+        {name for name in Resident.model_fields if name in details.model_fields_set},
+        **{name: getattr(details, name) for name in Resident.model_fields},
     )
     received = ComplaintReceived(
         reference=reference_for(identity),
@@ -173,46 +194,85 @@ async def receive(
         representative=submission.representative,
         external_reference=submission.external_reference,
     )
-    complaint = Complaint(
-        id=identity,
-        organisation_id=landlord.id,
-        handling_organisation_id=handling,
-        contractor_id=acting,
-        reference=received.reference,
-        channel=received.channel,
-        category=category,
-        received_at=received_at,
-        status=Status.RECEIVED,
-        stage=1,
-        submission=submission.model_dump(mode="json", exclude={"resident"})
-        | {"resident": resident.model_dump(mode="json")},
-        personal={
-            "disclosed_disabilities": submission.resident.disclosed_disabilities,
-        },
-        state={
-            "due": {
-                "stage1_acknowledgement": landlord.calendar.add(
-                    local_date(received_at), ACKNOWLEDGE_WITHIN
-                ).isoformat()
-            },
-        },
+    event = new_event(
+        received, source=SOURCE, subject=identity, organisation_id=landlord.id, time=now
     )
-    ctx.session.add(complaint)
-    await ctx.session.flush()
-    if correspondence is not None:
-        ctx.session.add(correspondence)
-    await record(ctx, complaint, received, time=now)
+    due = landlord.calendar.add(received_on, ACKNOWLEDGE_WITHIN)
+    row = {
+        "id": identity,
+        "organisation_id": landlord.id,
+        "handling_organisation_id": handling,
+        "contractor_id": acting,
+        "reference": received.reference,
+        "channel": str(received.channel),
+        "category": category,
+        "received_at": received_at,
+        "status": str(Status.RECEIVED),
+        "stage": 1,
+        "submission": submission.model_dump(mode="json", exclude={"resident"})
+        | {"resident": resident.model_dump(mode="json")},
+        "personal": {"disclosed_disabilities": details.disclosed_disabilities},
+        "state": {"due": {"stage1_acknowledgement": due.isoformat()}},
+        "event_count": 1,
+    }
     warnings = (
         [Warning(rule="2.3", msg="the issue is older than 12 months; accepting it is discretion")]
         if older
         else []
     )
-    return ComplaintAccepted(
-        id=complaint.id,
-        reference=complaint.reference,
+    accepted = ComplaintAccepted(
+        id=identity,
+        reference=received.reference,
         handling_organisation_id=handling,
         warnings=warnings,
     )
+    return NewComplaint(row=row, event=event, accepted=accepted)
+
+
+async def store(
+    session: AsyncSession, runtime: Runtime, complaints: Sequence[NewComplaint]
+) -> None:
+    """Write new complaints, their first events and their outbox rows in the session's
+    transaction: one multi-row statement per table, whatever the number of complaints."""
+    connection = await session.connection()
+    await connection.execute(insert(COMPLAINT), [complaint.row for complaint in complaints])
+    await connection.execute(
+        insert(COMPLAINT_EVENT), [complaint.event_row() for complaint in complaints]
+    )
+    await runtime.emit(session, *(complaint.event for complaint in complaints))
+
+
+def complaint_writer(runtime: Runtime) -> GroupCommit[NewComplaint]:
+    """Stores new complaints from concurrent requests together, one transaction per batch."""
+
+    async def store_batch(complaints: Sequence[NewComplaint]) -> None:
+        async with runtime.unit_of_work() as session:
+            await store(session, runtime, complaints)
+
+    return GroupCommit(store_batch)
+
+
+async def receive(
+    ctx: Context,
+    *,
+    landlord: Landlord,
+    submission: ComplaintSubmission,
+    contractor_id: UUID | None = None,
+    complaint_id: UUID | None = None,
+    correspondence: Correspondence | None = None,
+) -> ComplaintAccepted:
+    """Log a complaint from any channel and publish `ComplaintReceived`."""
+    complaint = new_complaint(
+        landlord,
+        submission,
+        now=ctx.clock(),
+        contractor_id=contractor_id,
+        complaint_id=complaint_id,
+    )
+    await store(ctx.session, ctx.runtime, [complaint])
+    if correspondence is not None:
+        ctx.session.add(correspondence)
+    return complaint.accepted
 
 
 async def record(

@@ -34,11 +34,12 @@ V = TypeVar("V")
 
 
 @dataclass(frozen=True)
-class Stage1Contract:
-    """A contractor that handles stage 1 of some of a landlord's categories (5.4)."""
+class ContractTerms:
+    """A contractor acting for a landlord in some categories (5.4, 5.5)."""
 
     contractor_id: UUID
     categories: frozenset[str]
+    handles_stage1: bool
 
 
 @dataclass(frozen=True)
@@ -47,28 +48,40 @@ class Landlord:
 
     id: UUID
     calendar: WorkingCalendar
-    stage1_contracts: tuple[Stage1Contract, ...]
+    contracts: tuple[ContractTerms, ...]
 
     def stage1_contractor(self, category: str) -> UUID | None:
         """The contractor that handles stage 1 of `category`, if any."""
         return next(
-            (c.contractor_id for c in self.stage1_contracts if category in c.categories), None
+            (
+                c.contractor_id
+                for c in self.contracts
+                if c.handles_stage1 and category in c.categories
+            ),
+            None,
+        )
+
+    def contract_with(self, contractor_id: UUID, category: str) -> ContractTerms | None:
+        """The contract under which `contractor_id` acts in `category`, if any."""
+        return next(
+            (
+                c
+                for c in self.contracts
+                if c.contractor_id == contractor_id and category in c.categories
+            ),
+            None,
         )
 
 
 async def landlord_snapshot(session: AsyncSession, organisation: Organisation) -> Landlord:
-    """A landlord's calendar and stage-1 contracts, read now."""
-    contracts = await session.exec(
-        select(Contract).where(
-            Contract.landlord_id == organisation.id,
-            Contract.contractor_handles_stage1 == True,  # noqa: E712 - SQL expression
-        )
-    )
+    """A landlord's calendar and contracts, read now."""
+    contracts = await session.exec(select(Contract).where(Contract.landlord_id == organisation.id))
     return Landlord(
         id=organisation.id,
         calendar=calendar_of(organisation),
-        stage1_contracts=tuple(
-            Stage1Contract(c.contractor_id, frozenset(c.categories)) for c in contracts
+        contracts=tuple(
+            ContractTerms(c.contractor_id, frozenset(c.categories), c.contractor_handles_stage1)
+            for c in contracts
         ),
     )
 

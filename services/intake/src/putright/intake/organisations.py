@@ -240,18 +240,6 @@ async def agree_contract(
     return agreed
 
 
-async def contract_covering(
-    session: AsyncSession, *, landlord_id: UUID, contractor_id: UUID, category: str
-) -> Contract | None:
-    """The contract under which a contractor acts for a landlord in a category, if any."""
-    contracts = await session.exec(
-        select(Contract).where(
-            Contract.landlord_id == landlord_id, Contract.contractor_id == contractor_id
-        )
-    )
-    return next((c for c in contracts if category.lower() in c.categories), None)
-
-
 async def issue_key(
     session: AsyncSession, *, organisation_id: UUID, key: ApiKeyCreate
 ) -> ApiKeyCreated:

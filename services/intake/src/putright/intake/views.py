@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -30,7 +30,7 @@ from putright.intake.complaints import (
     Status,
     full_record,
     list_complaints,
-    receive,
+    new_complaint,
 )
 from putright.intake.contractor import ContractorResult, apply_message, signature
 from putright.intake.directory import Directory
@@ -160,28 +160,36 @@ async def revoke_own_key(
     return await revoke_key(db, organisation_id=caller.organisation_id, key_id=key_id)
 
 
-@complaints.post("", status_code=status.HTTP_201_CREATED)
+@complaints.post("", status_code=status.HTTP_201_CREATED, response_model=ComplaintAccepted)
 async def submit_complaint(
-    submission: ComplaintSubmission, caller: SubmitCaller, ctx: ContextDep, directory: DirectoryDep
-) -> ComplaintAccepted:
+    submission: ComplaintSubmission, caller: SubmitCaller, request: Request, directory: DirectoryDep
+) -> Response:
     """Log a complaint from a landlord's website or staff system, or a contractor's system.
 
     Staff log phone, in-person, letter, social-media and representative complaints with
     their channel and the time they actually arrived (`received_at`).
     """
+    contractor_id = None
     if caller.is_landlord:
         if submission.organisation_id not in (None, caller.organisation_id):
             raise NotFound("organisation")
         landlord = await directory.landlord(caller.organisation_id)
-        return await receive(ctx, landlord=landlord, submission=submission)
-    if submission.organisation_id is None:
-        raise NotFound("organisation")
-    landlord = await directory.landlord(submission.organisation_id)
-    return await receive(
-        ctx,
-        landlord=landlord,
-        submission=submission.model_copy(update={"channel": Channel.CONTRACTOR}),
-        contractor_id=caller.organisation_id,
+    else:
+        if submission.organisation_id is None:
+            raise NotFound("organisation")
+        landlord = await directory.landlord(submission.organisation_id)
+        submission = submission.model_copy(update={"channel": Channel.CONTRACTOR})
+        contractor_id = caller.organisation_id
+    complaint = new_complaint(
+        landlord, submission, now=request.app.state.clock(), contractor_id=contractor_id
+    )
+    # Shares a transaction with concurrent submissions; returns once it has committed.
+    await request.app.state.complaint_writer.write(complaint)
+    # Already a validated model: serialised once, not validated again as a response.
+    return Response(
+        complaint.accepted.model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
     )
 
 
