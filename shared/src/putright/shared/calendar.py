@@ -138,3 +138,13 @@ class WorkingCalendar:
         begin = np.datetime64(start, "D") + one_day
         finish = np.datetime64(end, "D") + one_day
         return int(np.busday_count(begin, finish, busdaycal=self._calendar))
+
+    def count_many(self, starts: DateArray, ends: DateArray) -> npt.NDArray[np.int64]:
+        """`count` for whole arrays of start and end dates, pair by pair."""
+        one_day = np.timedelta64(1, "D")
+        counted: npt.NDArray[np.int64] = np.busday_count(
+            starts.astype("datetime64[D]") + one_day,
+            ends.astype("datetime64[D]") + one_day,
+            busdaycal=self._calendar,
+        )
+        return counted

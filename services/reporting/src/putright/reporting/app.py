@@ -35,7 +35,7 @@ from putright.reporting.periods import (
     reporting_year,
     reporting_year_of,
 )
-from putright.reporting.projection import PROJECTED, apply, calendar_for
+from putright.reporting.projection import PROJECTED, calendar_for, defer, warm_calendars
 from putright.reporting.reports import Section, Viewer
 from putright.reporting.settings import ReportingSettings
 from putright.shared.calendar import local_date
@@ -123,10 +123,11 @@ def create_app(
 
     @consumer.on(*PROJECTED)
     async def project(session: AsyncSession, event: Event[Any]) -> None:
-        await apply(await session.connection(), [event])
+        defer(session, event)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warm_calendars()
         async with runtime.running():
             yield
 

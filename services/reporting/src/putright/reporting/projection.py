@@ -11,15 +11,18 @@ the complaints the batch touched.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+import numpy as np
+from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy.event import listen
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from putright.reporting.models import (
     clock,
@@ -348,15 +351,15 @@ PROJECTED: tuple[type[EventData], ...] = (
 """Every event type the projections use; others are ignored."""
 
 
-def collect(events: Iterable[Event[Any]]) -> Batch:
-    """The rows a sequence of events produces (pure: no database)."""
-    batch = Batch()
+def collect(events: Iterable[Event[Any]], batch: Batch | None = None) -> Batch:
+    """The rows a sequence of events produces, merged into `batch` (pure: no database)."""
+    batch = batch if batch is not None else Batch()
     for event in events:
         any(project(batch, event) for project in PROJECTORS)
     return batch
 
 
-async def _upsert(connection: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
+def _upsert(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
     """Insert rows, or fill in the columns they carry on the rows already there."""
     if not rows:
         return
@@ -373,7 +376,8 @@ async def _upsert(connection: AsyncConnection, table: Table, rows: Sequence[Row]
             if name not in keys
         }
     statement = statement.on_conflict_do_update(index_elements=keys, set_=merged)
-    await connection.execute(statement, [{name: row.get(name) for name in names} for row in rows])
+    blank = dict.fromkeys(names)
+    connection.execute(statement, [blank | row for row in rows])
 
 
 # Tables in the order a batch writes them: organisations first, so that the working-day
@@ -393,28 +397,51 @@ WRITE_ORDER = (
 
 async def apply(connection: AsyncConnection, events: Iterable[Event[Any]]) -> None:
     """Project a batch of events and recompute what they change, in the caller's transaction."""
-    await write(connection, collect(events))
+    batch = collect(events)
+    await connection.run_sync(write, batch)
 
 
-async def write(connection: AsyncConnection, batch: Batch) -> None:
+PENDING = "putright.reporting.pending"
+
+
+def defer(session: AsyncSession, event: Event[Any]) -> None:
+    """Project `event` with the rest of the session's transaction: the events of one
+    Kafka batch are merged and written together just before the transaction commits
+    (one upsert per table, one count of working days), not one event at a time."""
+    pending: Batch | None = session.info.get(PENDING)
+    if pending is None:
+        pending = session.info[PENDING] = Batch()
+        listen(session.sync_session, "before_commit", _write_pending, once=True)
+    collect([event], pending)
+
+
+def _write_pending(session: Session) -> None:
+    # A sync event inside AsyncSession's commit: SQL runs here as it does in `run_sync`.
+    pending: Batch | None = session.info.pop(PENDING, None)
+    if pending is not None:
+        write(session.connection(), pending)
+
+
+def write(connection: Connection, batch: Batch) -> None:
     """Write a collected batch and recompute what it changes, in the caller's transaction."""
-    recalendared = await _calendar_changes(connection, batch)
-    for table in WRITE_ORDER:
-        await _upsert(connection, table, list(batch.rows.get(table, {}).values()))
+    recalendared = _calendar_changes(connection, batch)
+    _upsert(connection, organisation, list(batch.rows.get(organisation, {}).values()))
+    _count_batch_working_days(connection, batch)
+    for table in WRITE_ORDER[1:]:
+        _upsert(connection, table, list(batch.rows.get(table, {}).values()))
     extended = {row["complaint_id"] for row in batch.rows.get(extension, {}).values()}
     if extended:
-        await _summarise_extensions(connection, extended)
-    touched = batch.keys(complaint)
-    if touched or recalendared:
-        await _count_working_days(connection, touched, recalendared)
+        _summarise_extensions(connection, extended)
+    if recalendared:
+        _recount_working_days(connection, recalendared)
 
 
-async def _calendar_changes(connection: AsyncConnection, batch: Batch) -> set[UUID]:
+def _calendar_changes(connection: Connection, batch: Batch) -> set[UUID]:
     """Organisations in the batch that are new or whose working days changed."""
     profiles = batch.rows.get(organisation, {})
     if not profiles:
         return set()
-    stored = await connection.execute(
+    stored = connection.execute(
         select(
             organisation.c.organisation_id, organisation.c.nation, organisation.c.days_off
         ).where(among(connection, organisation.c.organisation_id, profiles))
@@ -425,11 +452,11 @@ async def _calendar_changes(connection: AsyncConnection, batch: Batch) -> set[UU
     }
 
 
-async def _summarise_extensions(connection: AsyncConnection, complaint_ids: set[UUID]) -> None:
+def _summarise_extensions(connection: Connection, complaint_ids: set[UUID]) -> None:
     """Total each stage's extensions onto the register: days, first notice, reasons."""
     # Summed here rather than in SQL: string_agg and bool_or are not SQLite's.
     e = extension.c
-    notices = await connection.execute(
+    notices = connection.execute(
         select(
             e.complaint_id,
             e.stage,
@@ -444,11 +471,11 @@ async def _summarise_extensions(connection: AsyncConnection, complaint_ids: set[
     )
     by_stage: dict[int, dict[UUID, list[Any]]] = {1: defaultdict(list), 2: defaultdict(list)}
     for notice in notices:
-        by_stage[notice.stage][notice.complaint_id].append(notice)
+        by_stage[notice.stage][notice.complaint_id].append(notice._mapping)
     for stage, summaries in by_stage.items():
         if not summaries:
             continue
-        await connection.execute(
+        connection.execute(
             update(complaint)
             .where(complaint.c.complaint_id == bindparam("key"))
             .values(
@@ -463,21 +490,21 @@ async def _summarise_extensions(connection: AsyncConnection, complaint_ids: set[
                     )
                 }
             ),
-            [_extension_summary(key, notices) for key, notices in summaries.items()],
+            [extension_summary(key, notices) for key, notices in summaries.items()],
         )
 
 
-def _extension_summary(key: UUID, notices: list[Any]) -> Row:
+def extension_summary(key: UUID, notices: Sequence[Mapping[str, Any]]) -> Row:
     """One stage's extensions of one complaint, in the order they were notified."""
-    good = [notice.good_reason for notice in notices if notice.good_reason is not None]
+    good = [notice["good_reason"] for notice in notices if notice.get("good_reason") is not None]
     return {
         "key": key,
-        "extension_days": sum(notice.working_days for notice in notices),
-        "extension_notified_on": notices[0].notified_on,
-        "extension_reason": "; ".join(notice.reason for notice in notices),
+        "extension_days": sum(notice["working_days"] for notice in notices),
+        "extension_notified_on": notices[0]["notified_on"],
+        "extension_reason": "; ".join(notice["reason"] for notice in notices),
         "extension_good_reason": "; ".join(good) if good else None,
         "extension_notified_late": any(
-            notice.notified_on > notice.previous_due_on for notice in notices
+            notice["notified_on"] > notice["previous_due_on"] for notice in notices
         ),
     }
 
@@ -490,16 +517,27 @@ def _calendar(nation: str, days_off: tuple[str, ...]) -> WorkingCalendar:
 DEFAULT_CALENDAR = (Nation.ENGLAND_AND_WALES.value, ())
 
 
+def warm_calendars() -> None:
+    """Load every nation's bank holidays now (about 1.7 s of CPU, once per process), so
+    the first events after start-up do not pay for it."""
+    for nation in Nation:
+        _calendar(nation.value, ())
+
+
+def calendar_of(nation: str, days_off: Iterable[str]) -> WorkingCalendar:
+    """The working calendar of a landlord's nation and days off (as stored)."""
+    return _calendar(nation, tuple(days_off))
+
+
 async def calendar_for(connection: AsyncConnection, organisation_id: UUID) -> WorkingCalendar:
     """One organisation's working calendar."""
-    return (await _calendars(connection, {organisation_id}))[organisation_id]
+    found = await connection.run_sync(_calendars, {organisation_id})
+    return found[organisation_id]
 
 
-async def _calendars(
-    connection: AsyncConnection, organisation_ids: set[UUID]
-) -> dict[UUID, WorkingCalendar]:
+def _calendars(connection: Connection, organisation_ids: set[UUID]) -> dict[UUID, WorkingCalendar]:
     """Each landlord's working calendar; England and Wales until its profile arrives."""
-    rows = await connection.execute(
+    rows = connection.execute(
         select(
             organisation.c.organisation_id, organisation.c.nation, organisation.c.days_off
         ).where(among(connection, organisation.c.organisation_id, organisation_ids))
@@ -508,60 +546,107 @@ async def _calendars(
     return {key: _calendar(*known.get(key, DEFAULT_CALENDAR)) for key in organisation_ids}
 
 
-def _working_days(calendar: WorkingCalendar, start: date | None, end: date | None) -> int | None:
-    return _count(calendar, start, end) if start and end else None
+# The dates each working-day count runs between. An unacknowledged response
+# acknowledges the complaint when it is sent, hence the "or" pairs.
+DATES = (
+    "received_on",
+    "s1_acknowledged_on",
+    "s1_responded_on",
+    "escalated_on",
+    "s2_acknowledged_on",
+    "s2_responded_on",
+)
 
 
-@lru_cache(maxsize=1 << 16)
-def _count(calendar: WorkingCalendar, start: date, end: date) -> int:
-    # Complaints share dates: a cached count costs a dict lookup where numpy's
-    # busday_count costs tens of microseconds, and a rebuild counts four per complaint.
-    # A calendar that changes is a new object (see _calendar), so nothing goes stale.
-    return calendar.count(start, end)
-
-
-async def _count_working_days(
-    connection: AsyncConnection, complaint_ids: set[UUID], organisation_ids: set[UUID]
-) -> None:
-    """Recompute each step's working days, on the landlord's calendar, for these complaints."""
-    c = complaint.c
-    columns = select(
-        c.complaint_id,
-        c.organisation_id,
-        c.received_on,
-        c.s1_acknowledged_on,
-        c.s1_responded_on,
-        c.escalated_on,
-        c.s2_acknowledged_on,
-        c.s2_responded_on,
-    )
-    # Two queries rather than one with OR, so each uses its index.
-    rows = list(
-        await connection.execute(columns.where(among(connection, c.complaint_id, complaint_ids)))
-    )
-    if organisation_ids:
-        rows += await connection.execute(
-            columns.where(among(connection, c.organisation_id, organisation_ids))
+def count_working_days(
+    calendars: dict[UUID, WorkingCalendar], rows: Sequence[Row]
+) -> list[dict[str, int | None]]:
+    """Each step's working days for register rows (dicts with `organisation_id` and the
+    DATES), on their landlord's calendar: numpy counts a whole landlord's rows at once."""
+    by_landlord: dict[UUID, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        by_landlord[row["organisation_id"]].append(index)
+    counts: list[dict[str, int | None]] = [{} for _ in rows]
+    for landlord, indexes in by_landlord.items():
+        columns = {
+            name: np.array([rows[i][name] for i in indexes], dtype="datetime64[D]")
+            for name in DATES
+        }
+        s1_ack = np.where(
+            np.isnat(columns["s1_acknowledged_on"]),
+            columns["s1_responded_on"],
+            columns["s1_acknowledged_on"],
         )
-    if not rows:
+        s2_ack = np.where(
+            np.isnat(columns["s2_acknowledged_on"]),
+            columns["s2_responded_on"],
+            columns["s2_acknowledged_on"],
+        )
+        steps = {
+            "s1_ack_wd": (columns["received_on"], s1_ack),
+            "s1_resp_wd": (s1_ack, columns["s1_responded_on"]),
+            "s2_ack_wd": (columns["escalated_on"], s2_ack),
+            "s2_resp_wd": (s2_ack, columns["s2_responded_on"]),
+        }
+        calendar = calendars[landlord]
+        for name, (starts, ends) in steps.items():
+            known = ~(np.isnat(starts) | np.isnat(ends))
+            days = np.zeros(len(indexes), dtype=np.int64)
+            days[known] = calendar.count_many(starts[known], ends[known])
+            for position, index in enumerate(indexes):
+                counts[index][name] = int(days[position]) if known[position] else None
+    return counts
+
+
+def _count_batch_working_days(connection: Connection, batch: Batch) -> None:
+    """Put each step's working days on the register rows the batch touched, counted from
+    their dates as they will be once the batch is written (stored ones filled in)."""
+    touched = batch.rows.get(complaint, {})
+    if not touched:
         return
-    calendars = await _calendars(connection, {row.organisation_id for row in rows})
-    changes = []
-    for row in rows:
-        calendar = calendars[row.organisation_id]
-        # An unacknowledged response acknowledges the complaint when it is sent.
-        s1_ack = row.s1_acknowledged_on or row.s1_responded_on
-        s2_ack = row.s2_acknowledged_on or row.s2_responded_on
-        changes.append(
+    c = complaint.c
+    # Locked, so a replica writing the same complaints waits rather than counts from
+    # dates about to change.
+    stored = {
+        row.complaint_id: row
+        for row in connection.execute(
+            select(c.complaint_id, *(c[name] for name in DATES))
+            .where(among(connection, c.complaint_id, touched))
+            .with_for_update()
+        )
+    }
+    merged: list[Row] = []
+    for key, row in touched.items():
+        before = stored.get(key)
+        merged.append(
             {
-                "key": row.complaint_id,
-                "s1_ack": _working_days(calendar, row.received_on, s1_ack),
-                "s1_resp": _working_days(calendar, s1_ack, row.s1_responded_on),
-                "s2_ack": _working_days(calendar, row.escalated_on, s2_ack),
-                "s2_resp": _working_days(calendar, s2_ack, row.s2_responded_on),
+                "organisation_id": row["organisation_id"],
+                **{
+                    name: row[name] if name in row else getattr(before, name, None)
+                    for name in DATES
+                },
             }
         )
-    await connection.execute(
+    calendars = _calendars(connection, {row["organisation_id"] for row in merged})
+    for row, counts in zip(touched.values(), count_working_days(calendars, merged), strict=True):
+        row.update(counts)
+
+
+def _recount_working_days(connection: Connection, organisation_ids: set[UUID]) -> None:
+    """Recount every register row of landlords whose calendar changed."""
+    c = complaint.c
+    rows = [
+        row._asdict()
+        for row in connection.execute(
+            select(c.complaint_id, c.organisation_id, *(c[name] for name in DATES)).where(
+                among(connection, c.organisation_id, organisation_ids)
+            )
+        )
+    ]
+    if not rows:
+        return
+    calendars = _calendars(connection, organisation_ids)
+    connection.execute(
         update(complaint)
         .where(c.complaint_id == bindparam("key"))
         .values(
@@ -570,5 +655,14 @@ async def _count_working_days(
             s2_ack_wd=bindparam("s2_ack"),
             s2_resp_wd=bindparam("s2_resp"),
         ),
-        changes,
+        [
+            {
+                "key": row["complaint_id"],
+                "s1_ack": counts["s1_ack_wd"],
+                "s1_resp": counts["s1_resp_wd"],
+                "s2_ack": counts["s2_ack_wd"],
+                "s2_resp": counts["s2_resp_wd"],
+            }
+            for row, counts in zip(rows, count_working_days(calendars, rows), strict=True)
+        ],
     )

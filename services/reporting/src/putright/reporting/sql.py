@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Table, Uuid, any_, literal
+from sqlalchemy import ColumnElement, Connection, Table, Uuid, any_, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def insert(connection: AsyncConnection, table: Table) -> Any:
+def insert(connection: AsyncConnection | Connection, table: Table) -> Any:
     """An INSERT for `connection`'s dialect, so `on_conflict_do_update`/`_nothing` compile."""
     if connection.dialect.name == "sqlite":
         return sqlite.insert(table)
@@ -19,7 +19,7 @@ def insert(connection: AsyncConnection, table: Table) -> Any:
 
 
 def among(
-    connection: AsyncConnection, column: ColumnElement[UUID], ids: Iterable[UUID]
+    connection: AsyncConnection | Connection, column: ColumnElement[UUID], ids: Iterable[UUID]
 ) -> ColumnElement[bool]:
     """`column` is one of `ids`: on PostgreSQL one uuid[] parameter, so a batch of any
     size is one statement text (prepared once); elsewhere an IN list."""
