@@ -18,7 +18,7 @@ from putright.intake.contractor import ContractorInbox, apply_message
 from putright.intake.directory import Directory
 from putright.intake.errors import install_error_handlers
 from putright.intake.mailbox import ComplaintsMailbox, serve_mailbox
-from putright.intake.middleware import Idempotency, LimitRequestSize
+from putright.intake.middleware import RequestGuard
 from putright.intake.models import metadata
 from putright.intake.settings import IntakeSettings
 from putright.shared.events import ContractorMessage
@@ -130,6 +130,5 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in (views.admin, views.api, views.complaints, views.contractor, webform.router):
         app.include_router(router)
-    app.add_middleware(Idempotency, engine=runtime.engine)
-    app.add_middleware(LimitRequestSize, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes, engine=runtime.engine)
     return app

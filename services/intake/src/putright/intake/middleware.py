@@ -1,4 +1,4 @@
-"""Request-size limits and `Idempotency-Key` replays, as plain ASGI middleware."""
+"""Request-size limits and `Idempotency-Key` replays, as one plain ASGI middleware."""
 
 from __future__ import annotations
 
@@ -35,18 +35,26 @@ async def _send_raw(send: Send, status: int, body: bytes, replayed: bool = False
     await send({"type": "http.response.body", "body": body})
 
 
-class LimitRequestSize:
-    """Answer 413 to any request body over `max_bytes`, declared or streamed."""
+class RequestGuard:
+    """One pure ASGI middleware for every request: a 413 for any body over `max_bytes`,
+    declared or streamed, and replays of POSTs that repeat their `Idempotency-Key`.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    The key is claimed before the request runs, so two concurrent retries cannot both
+    act: the second is told the first is still in progress. A key reused with a
+    different body is refused. Answers of 5xx release the key, so a retry may succeed.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, engine: AsyncEngine) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.engine = engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
@@ -60,8 +68,12 @@ class LimitRequestSize:
                 raise BodyTooLarge
             return message
 
+        key = headers.get(IDEMPOTENCY_HEADER)
         try:
-            await self.app(scope, limited, send)
+            if scope["method"] == "POST" and key is not None:
+                await self._idempotent(scope, limited, send, headers, key)
+            else:
+                await self.app(scope, limited, send)
         except BodyTooLarge:
             await self._refuse(send)
 
@@ -72,25 +84,9 @@ class LimitRequestSize:
             {"detail": [{"loc": ["body"], "msg": f"larger than {self.max_bytes} bytes"}]},
         )
 
-
-class Idempotency:
-    """Replay the first answer to a POST that repeats its `Idempotency-Key`.
-
-    The key is claimed before the request runs, so two concurrent retries cannot both
-    act: the second is told the first is still in progress. A key reused with a
-    different body is refused. Answers of 5xx release the key, so a retry may succeed.
-    """
-
-    def __init__(self, app: ASGIApp, engine: AsyncEngine) -> None:
-        self.app = app
-        self.engine = engine
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", []))
-        key = headers.get(IDEMPOTENCY_HEADER)
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
-            await self.app(scope, receive, send)
-            return
+    async def _idempotent(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], key: bytes
+    ) -> None:
         if not key or len(key) > MAX_KEY_LENGTH:
             await _send_json(
                 send,
