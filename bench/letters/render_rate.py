@@ -53,12 +53,13 @@ def main() -> None:
     rate(len(suite) * 5, suite, check=True)  # warm the template cache
     responses = [(LetterKind.STAGE2_RESPONSE, facts_for(LetterKind.STAGE2_RESPONSE, Stage.TWO))]
     for label, letters, check in (
-        ("rendered (HTML + text):         ", suite, False),
-        ("rendered and checked (a–g etc.):", suite, True),
-        ("stage 2 responses, checked:     ", responses, True),
+        ("rendered (HTML + text)", suite, False),
+        ("rendered and checked (a–g etc.)", suite, True),
+        ("stage 2 responses, checked", responses, True),
     ):
         per_second, cpu_ms = rate(arguments.letters, letters, check=check)
-        print(f"{label} {per_second:8.0f} letters/s ({cpu_ms:.3f} ms CPU per letter)")
+        print(f"{label + ':':34} {per_second:8.0f} letters/s")
+        print(f"{label + ', CPU per letter:':50} {cpu_ms:8.3f} ms")
 
 
 if __name__ == "__main__":

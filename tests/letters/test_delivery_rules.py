@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from email import message_from_bytes
+from email.policy import default
 from uuid import uuid4
 
 from putright.letters.flows import addressee_of, letter_id, message_id, needs_large_print
@@ -111,6 +112,35 @@ def test_an_email_has_both_parts_its_message_id_and_safe_headers() -> None:
         "text/plain",
         "text/html",
     ]
+
+
+def test_non_ascii_subjects_names_and_addresses_survive_the_trip() -> None:
+    rendered = render(LetterKind.RECEIPT, facts(), letterhead=UNBRANDED, written_on=NOW.date())
+    letter = Letter(
+        id=uuid4(),
+        complaint_id=uuid4(),
+        organisation_id=uuid4(),
+        kind=LetterKind.RECEIPT,
+        caused_by_event_id=uuid4(),
+        correlation_id=uuid4(),
+        message_id="<def@putright.invalid>",
+        recipient="alex@example.org",
+        subject="Eich cwyn — Tŷ Glan",
+        html=rendered.html,
+        text=rendered.text + "Diolch — £5\n",
+    )
+    options = {"sender": "post@ty.example", "reply_to": None, "sent_at": NOW}
+    email = build_email(letter, sender_name="Cartrefi Tŷ", **options)  # type: ignore[arg-type]
+    parsed = message_from_bytes(email.as_bytes(), policy=default)
+    assert not email.smtputf8
+    assert email.recipients == ("alex@example.org",)
+    assert parsed["Subject"] == "Eich cwyn — Tŷ Glan"
+    assert parsed["From"] == "Cartrefi Tŷ <post@ty.example>"
+    assert parsed.get_body(("plain",)).get_content().endswith("Diolch — £5\n")  # type: ignore[union-attr]
+    international = letter.model_copy(update={"recipient": "zoë@example.org"})
+    email = build_email(international, sender_name="Cartrefi Tŷ", **options)  # type: ignore[arg-type]
+    assert email.smtputf8
+    assert message_from_bytes(email.as_bytes(), policy=default)["To"] == "zoë@example.org"
 
 
 def test_back_off_doubles_up_to_a_ceiling() -> None:

@@ -4,14 +4,20 @@ and an outage is retried with back-off, then reported, with nothing lost."""
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import select as select_rows
+from sqlmodel import col, select
 
-from putright.letters.sending import SmtpMailer
-from putright.shared.events import LetterDeliveryFailed, LetterSent
+from putright.letters.flows import Letters, letter_id, message_id
+from putright.letters.models import Letter, LetterDelivery, metadata, outbox
+from putright.letters.sending import OutgoingEmail, Sender, SmtpMailer
+from putright.shared.events import LetterDeliveryFailed, LetterKind, LetterSent, parse_event
+from putright.shared.events.envelope import utc_now
+from putright.shared.runtime import Runtime
 from tests.conftest import SmtpSink, eventually, free_port
 from tests.letters.harness import (
     Publisher,
@@ -20,7 +26,7 @@ from tests.letters.harness import (
     read_letter_events,
     settings_for,
 )
-from tests.letters.samples import profile, received, resident
+from tests.letters.samples import facts_for, profile, received, resident
 from tests.letters.test_suite_delivered import all_settled, letters_of
 
 pytestmark = [pytest.mark.connected, pytest.mark.smtp]
@@ -33,8 +39,8 @@ class DiesAfterSending:
         self.real = real
         self.sent = asyncio.Event()
 
-    async def send(self, message: EmailMessage) -> str:
-        reply = await self.real.send(message)
+    async def send(self, email: OutgoingEmail) -> str:
+        reply = await self.real.send(email)
         self.sent.set()
         await asyncio.Event().wait()  # never returns; shutdown cancels it and rolls back
         return reply
@@ -74,14 +80,96 @@ async def test_a_crash_between_send_and_commit_resends_only_that_letter_with_its
         assert sorted(str(data.letter_id) for data in sent) == sorted([resent["id"], other["id"]])
 
 
+class DiesOnSecondLetter:
+    """Sends every letter for real; after the second, the process dies mid-batch."""
+
+    def __init__(self, real: SmtpMailer) -> None:
+        self.real = real
+        self.sent = 0
+
+    async def send(self, email: OutgoingEmail) -> str:
+        reply = await self.real.send(email)
+        self.sent += 1
+        if self.sent == 2:
+            raise RuntimeError("the process died")
+        return reply
+
+
+async def test_a_crash_mid_batch_resends_only_the_letter_in_flight(
+    service_env: dict[str, Any], smtp_sink: SmtpSink
+) -> None:
+    settings = settings_for(service_env, smtp_sink, profile_wait_seconds=0)
+    runtime = Runtime("letters", settings, metadata)
+    landlord, kind = uuid4(), LetterKind.RECEIPT
+    async with runtime.unit_of_work() as session:
+        for minute in range(2):
+            complaint, cause = uuid4(), uuid4()
+            identity = letter_id(complaint, kind, cause)
+            session.add(
+                Letter(
+                    id=identity,
+                    complaint_id=complaint,
+                    organisation_id=landlord,
+                    kind=kind,
+                    caused_by_event_id=cause,
+                    correlation_id=cause,
+                    message_id=message_id(identity, "crash.invalid"),
+                    recipient=f"resident{minute}@example.org",
+                    subject="ignored",
+                    facts=facts_for(kind).model_dump(mode="json"),
+                    created_at=utc_now() + timedelta(minutes=minute - 5),
+                )
+            )
+    letters = Letters(runtime, settings)
+    dying = Sender(
+        runtime, settings, letters, mailer=DiesOnSecondLetter(SmtpMailer(settings)), clock=utc_now
+    )
+    with pytest.raises(RuntimeError):
+        await dying.send_due()
+    async with runtime.sessions() as session:
+        rows = (
+            await session.exec(select(Letter).where(col(Letter.organisation_id) == landlord))
+        ).all()
+        journalled = (await session.exec(select(LetterDelivery.letter_id))).all()
+    first, second = sorted(rows, key=lambda row: row.created_at)
+    assert {first.status, second.status} == {"pending"}, "the batch never committed"
+    assert first.id in journalled
+    assert second.id not in journalled
+
+    # Restart: the first is only marked sent, the second (in flight at the crash) goes again.
+    sender = Sender(runtime, settings, letters, mailer=SmtpMailer(settings), clock=utc_now)
+    assert await sender.send_due() == 2
+    async with runtime.sessions() as session:
+        rows = (
+            await session.exec(select(Letter).where(col(Letter.organisation_id) == landlord))
+        ).all()
+        journal_left = (
+            await session.exec(
+                select(LetterDelivery).where(col(LetterDelivery.letter_id).in_([first.id]))
+            )
+        ).all()
+        staged = await (await session.connection()).execute(
+            select_rows(outbox.c.payload).where(outbox.c.event_type == LetterSent.full_type())
+        )
+    assert {row.status for row in rows} == {"sent"}
+    assert journal_left == []
+    assert sorted(email["Message-ID"] for email in smtp_sink.messages) == sorted(
+        [first.message_id, second.message_id, second.message_id]
+    )
+    ours = {first.id, second.id}
+    sent = [parse_event(payload).data.letter_id for payload in staged.scalars()]  # type: ignore[attr-defined]
+    assert sorted(letter for letter in sent if letter in ours) == sorted(ours), "one event each"
+    await runtime.engine.dispose()
+
+
 class Switchable:
     """A mailer whose server can be changed while the service runs."""
 
     def __init__(self, target: SmtpMailer) -> None:
         self.target = target
 
-    async def send(self, message: EmailMessage) -> str:
-        return await self.target.send(message)
+    async def send(self, email: OutgoingEmail) -> str:
+        return await self.target.send(email)
 
 
 async def test_an_smtp_outage_is_retried_then_reported_and_nothing_is_lost(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -26,6 +27,7 @@ from putright.shared.events import (
     Delivery,
     EscalationRefused,
     Event,
+    EventData,
     ExtensionNotified,
     LetterBlocked,
     LetterKind,
@@ -34,7 +36,6 @@ from putright.shared.events import (
     Stage1Responded,
     Stage2Acknowledged,
     Stage2Responded,
-    new_event,
 )
 from putright.shared.events.deadlines import ClockStep
 from putright.shared.events.envelope import DataT
@@ -166,32 +167,45 @@ class Letters:
 
     async def block(self, session: AsyncSession, letter: Letter, missing: list[str]) -> None:
         """Hold a letter back and say which required items it lacks."""
+        session.add(letter)
+        await self.runtime.emit(session, self.blocked(letter, missing))
+
+    @staticmethod
+    def blocked(letter: Letter, missing: list[str]) -> Event[LetterBlocked]:
+        """Mark a letter blocked for lacking `missing`; returns the event to emit."""
         logger.warning("letter %s blocked: missing %s", letter.id, missing)
         letter.status = LetterStatus.BLOCKED
         letter.missing_items = missing
-        session.add(letter)
-        await self.runtime.emit(
-            session,
-            letter_event(
-                letter,
-                LetterBlocked(
-                    letter_id=letter.id,
-                    kind=LetterKind(letter.kind),
-                    caused_by_event_id=letter.caused_by_event_id,
-                    missing_items=missing,
-                ),
+        return letter_event(
+            letter,
+            LetterBlocked(
+                letter_id=letter.id,
+                kind=LetterKind(letter.kind),
+                caused_by_event_id=letter.caused_by_event_id,
+                missing_items=missing,
             ),
         )
 
 
 def letter_event(letter: Letter, data: DataT) -> Event[DataT]:
     """An event about a letter, in the correlation chain of the event that caused it."""
-    event = new_event(
-        data, source=SOURCE, subject=letter.complaint_id, organisation_id=letter.organisation_id
+    envelope: Event[DataT] = envelope_of(type(data))(
+        type=data.full_type(),
+        source=SOURCE,
+        subject=letter.complaint_id,
+        organisation_id=letter.organisation_id,
+        correlation_id=letter.correlation_id,
+        causation_id=letter.caused_by_event_id,
+        data=data,
     )
-    return event.model_copy(
-        update={"correlation_id": letter.correlation_id, "causation_id": letter.caused_by_event_id}
-    )
+    return envelope
+
+
+@cache
+def envelope_of(data_type: type[EventData]) -> type[Event[Any]]:
+    """The envelope class of one event type, kept: pydantic holds its parametrised
+    generics only weakly, and rebuilding one costs more than the rest of a send."""
+    return Event[data_type]  # type: ignore[valid-type]
 
 
 async def remember_organisation(session: AsyncSession, event: Event[Any]) -> None:

@@ -107,6 +107,21 @@ class Letter(LettersModel, table=True):
     sent_at: datetime | None = _moment()
 
 
+class LetterDelivery(LettersModel, table=True):
+    """A mail server's acceptance of a letter, committed the moment it is accepted.
+
+    The sender marks a batch of letters sent in one transaction; this journal, written
+    outside that transaction right after each acceptance, stops a crash before the
+    batch commits from sending those letters again. Rows live until the letter is
+    marked sent. No foreign key: the letter's row is locked by the batch meanwhile."""
+
+    __tablename__ = "letter_delivery"
+
+    letter_id: UUID = Field(primary_key=True)
+    accepted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    reply: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
 class PrintJob(LettersModel, table=True):
     """A letter to post: the print-ready PDF and where it goes."""
 

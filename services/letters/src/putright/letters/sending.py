@@ -1,35 +1,57 @@
 """Sending letters: render, then email (or queue for print), exactly once as far as SMTP allows.
 
 A letter row is written `pending` in the transaction that consumed its event. The sender
-claims one due row (FOR UPDATE SKIP LOCKED), renders it in the landlord's layout, checks
-the Code's items, then sends it with its deterministic Message-ID and marks it `sent`,
-emitting "letter sent", in that same transaction. A refused or failed send records the
-SMTP reply and tries again with exponential back-off; after the last attempt the letter
-is `failed` and "letter delivery failed" is emitted.
+claims a batch of due rows (FOR UPDATE SKIP LOCKED), reads their landlords' profiles and
+layouts in one query each, renders and checks the letters that are not yet rendered,
+sends the emails one after another over one pooled SMTP connection, and then, in that
+same transaction, marks them `sent` and stages their "letter sent" events. A refused or
+failed send records the SMTP reply and tries again with exponential back-off; after the
+last attempt the letter is `failed` and "letter delivery failed" is emitted.
 
-The one window for a duplicate: the mail server has accepted the message and the
-process dies before the commit. The row is still `pending`, so it is sent again, with
-the same Message-ID, which lets mail systems recognise the copy.
+Each acceptance by the mail server is journalled at once (`letter_delivery`, on a
+connection of its own that commits straight away), so a crash before the batch commits
+does not send the batch's letters again: the next claim finds them journalled and only
+marks them sent. The one window for a duplicate stays one letter wide: the mail server
+has accepted the message and the process dies before its journal row is committed. The
+row is still `pending`, so it is sent again, with the same Message-ID, which lets mail
+systems recognise the copy.
+
+The batch reads everything first and writes only after its last send (the journal
+aside), so on SQLite, where a writer locks the whole file, the journal never waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import SMTPUTF8
 from email.utils import format_datetime, formataddr
-from typing import Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
 import aiosmtplib
 from jinja2 import TemplateError
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.letters.content import LetterFacts
 from putright.letters.flows import Letters, letter_event
-from putright.letters.models import Letter, LetterLayout, LetterStatus, Organisation, PrintJob
+from putright.letters.models import (
+    Letter,
+    LetterDelivery,
+    LetterLayout,
+    LetterStatus,
+    Organisation,
+    PrintJob,
+)
 from putright.letters.printing import print_ready_pdf
 from putright.letters.rendering import UNBRANDED, Letterhead, Rendered, render, verify
 from putright.letters.settings import LettersSettings
@@ -37,6 +59,7 @@ from putright.shared.calendar import local_date
 from putright.shared.events import (
     Branding,
     Delivery,
+    Event,
     LetterDeliveryFailed,
     LetterKind,
     LetterSent,
@@ -48,12 +71,28 @@ from putright.shared.runtime import Runtime
 logger = logging.getLogger(__name__)
 SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
 Clock = Callable[[], datetime]
+JOURNAL = LetterDelivery.__table__  # type: ignore[attr-defined]
+CRLF = "\r\n"
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """An email ready for SMTP: its envelope and the message's bytes."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    smtputf8: bool = False
+
+    def as_bytes(self) -> bytes:
+        """The message as it goes over the wire."""
+        return self.data
 
 
 class Mailer(Protocol):
     """Hands a message to a mail server; returns the server's reply."""
 
-    async def send(self, message: EmailMessage) -> str: ...
+    async def send(self, email: OutgoingEmail) -> str: ...
 
 
 class SmtpMailer:
@@ -64,19 +103,29 @@ class SmtpMailer:
         self.settings = settings
         self._idle: list[aiosmtplib.SMTP] = []
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, email: OutgoingEmail) -> str:
         """Send one message; raises an SMTP or connection error if it is not accepted."""
         client = self._idle.pop() if self._idle else await self._connect()
         try:
-            _, reply = await client.send_message(message)
+            reply = await self._send_on(client, email)
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
             # An idle connection the server has since closed: retry once on a fresh one.
             client = await self._connect()
-            _, reply = await client.send_message(message)
+            reply = await self._send_on(client, email)
         except BaseException:
             client.close()
             raise
         self._idle.append(client)
+        return reply
+
+    @staticmethod
+    async def _send_on(client: aiosmtplib.SMTP, email: OutgoingEmail) -> str:
+        _, reply = await client.sendmail(
+            email.sender,
+            list(email.recipients),
+            email.data,
+            mail_options=["SMTPUTF8"] if email.smtputf8 else None,
+        )
         return reply
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -105,22 +154,69 @@ def build_email(
     sender_name: str,
     reply_to: str | None,
     sent_at: datetime,
-) -> EmailMessage:
-    """A multipart/alternative email carrying the letter as plain text and HTML."""
+) -> OutgoingEmail:
+    """A multipart/alternative email carrying the letter as plain text and HTML.
+
+    Written out directly (base64 bodies, RFC 2047 for any non-ASCII subject or name):
+    the `email` package's header registry and generator cost more than the rest of a
+    send. Addresses that are not ASCII need SMTPUTF8, which the `email` package builds."""
     assert letter.recipient is not None
     assert letter.html is not None
     assert letter.text is not None
-    message = EmailMessage()
-    message["From"] = formataddr((header_text(sender_name), header_text(sender)))
+    sender, recipient = header_text(sender), header_text(letter.recipient)
+    reply = header_text(reply_to) if reply_to else None
+    if not (sender + recipient + (reply or "")).isascii():
+        return _international_email(letter, sender, sender_name, reply, sent_at)
+    boundary = f"=_{letter.id.hex}"  # "=_" never occurs in base64 bodies
+    headers = [
+        ("From", formataddr((header_text(sender_name), sender), charset="utf-8")),
+        ("To", recipient),
+        *([("Reply-To", reply)] if reply else []),
+        ("Subject", _header_words(header_text(letter.subject))),
+        ("Message-ID", header_text(letter.message_id)),
+        ("Date", format_datetime(sent_at)),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    lines = [f"{name}: {value}" for name, value in headers]
+    for subtype, body in (("plain", letter.text), ("html", letter.html)):
+        lines += [
+            "",
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: base64",
+            "",
+            base64.encodebytes(body.encode()).decode("ascii").rstrip("\n").replace("\n", CRLF),
+        ]
+    lines += [f"--{boundary}--", ""]
+    data = CRLF.join(lines)
+    return OutgoingEmail(sender=sender, recipients=(recipient,), data=data.encode("ascii"))
+
+
+def _header_words(value: str) -> str:
+    if value.isascii() and len(value) < 900:
+        return value
+    return Header(value, "utf-8").encode(linesep=CRLF)
+
+
+def _international_email(
+    letter: Letter, sender: str, sender_name: str, reply_to: str | None, sent_at: datetime
+) -> OutgoingEmail:
+    assert letter.recipient is not None
+    assert letter.html is not None
+    assert letter.text is not None
+    message = EmailMessage(policy=SMTPUTF8)
+    message["From"] = formataddr((header_text(sender_name), sender))
     message["To"] = header_text(letter.recipient)
     if reply_to:
-        message["Reply-To"] = header_text(reply_to)
+        message["Reply-To"] = reply_to
     message["Subject"] = header_text(letter.subject)
     message["Message-ID"] = header_text(letter.message_id)
     message["Date"] = format_datetime(sent_at)
     message.set_content(letter.text)
     message.add_alternative(letter.html, subtype="html")
-    return message
+    recipient = header_text(letter.recipient)
+    return OutgoingEmail(sender, (recipient,), message.as_bytes(), smtputf8=True)
 
 
 def backoff(attempts: int, settings: LettersSettings) -> timedelta:
@@ -151,8 +247,28 @@ def _stop_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
+@dataclass
+class Batch:
+    """What one batch has read, and the writes it makes once its last email is sent."""
+
+    organisations: dict[UUID, Organisation]
+    layouts: dict[UUID, dict[str, str]]
+    journalled: set[UUID]
+    events: list[Event[Any]] = field(default_factory=list)
+    print_jobs: list[PrintJob] = field(default_factory=list)
+    letterheads: dict[UUID, Letterhead] = field(default_factory=dict)
+
+    def letterhead(self, organisation_id: UUID) -> Letterhead:
+        """The letterhead of a landlord, made once per batch."""
+        if organisation_id not in self.letterheads:
+            self.letterheads[organisation_id] = letterhead_of(
+                self.organisations.get(organisation_id)
+            )
+        return self.letterheads[organisation_id]
+
+
 class Sender:
-    """Sends due letters one at a time, each in a transaction of its own."""
+    """Sends due letters a batch at a time, each batch in one transaction."""
 
     def __init__(
         self,
@@ -174,73 +290,107 @@ class Sender:
         while True:
             _stop_if_cancelled()
             try:
-                if await self.send_next():
+                if await self.send_due():
                     continue
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.warning("sending a letter failed; will retry", exc_info=True)
+                logger.warning("sending letters failed; will retry", exc_info=True)
             await asyncio.sleep(self.settings.send_poll_seconds)
 
-    async def send_next(self) -> bool:
-        """Deal with one due letter; False when none is due."""
+    async def send_due(self) -> int:
+        """Deal with a batch of due letters; returns how many (0 when none is due)."""
         now = self.clock()
         async with self.runtime.unit_of_work() as session:
-            letter = await self._claim(session, now)
-            if letter is None:
-                return False
-            organisation = await session.get(Organisation, letter.organisation_id)
-            if organisation is None and not self._waited_long_enough(letter, now):
-                letter.next_attempt_at = now + timedelta(seconds=self.settings.send_poll_seconds)
-                session.add(letter)
-                return True
-            if letter.html is None and not await self._render(session, letter, organisation, now):
-                return True
-            if letter.delivery == Delivery.POST:
-                await self._queue_for_print(session, letter, now)
-            else:
-                await self._email(session, letter, organisation, now)
-        return True
+            letters = await self._claim(session, now)
+            if not letters:
+                return 0
+            batch = await self._read(session, letters)
+            async with self.runtime.engine.connect() as connection:
+                journal = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                for letter in letters:
+                    await self._deal_with(journal, batch, letter, now)
+            session.add_all(batch.print_jobs)
+            if batch.journalled:
+                await (await session.connection()).execute(
+                    delete(JOURNAL).where(JOURNAL.c.letter_id.in_(batch.journalled))
+                )
+            await self.runtime.emit(session, *batch.events)
+        return len(letters)
 
-    async def _claim(self, session: AsyncSession, now: datetime) -> Letter | None:
+    async def _claim(self, session: AsyncSession, now: datetime) -> Sequence[Letter]:
         statement = (
             select(Letter)
             .where(col(Letter.status) == LetterStatus.PENDING)
             .where(or_(col(Letter.next_attempt_at).is_(None), col(Letter.next_attempt_at) <= now))
             .order_by(col(Letter.created_at))
-            .limit(1)
+            .limit(self.settings.send_batch_size)
             .with_for_update(skip_locked=True)
         )
-        return (await session.exec(statement)).first()
+        return (await session.exec(statement)).all()
+
+    async def _read(self, session: AsyncSession, letters: Sequence[Letter]) -> Batch:
+        """Everything the batch needs from the database, one query per table."""
+        landlords = {letter.organisation_id for letter in letters}
+        organisations = await session.exec(
+            select(Organisation).where(col(Organisation.id).in_(landlords))
+        )
+        layouts = await session.exec(
+            select(LetterLayout).where(col(LetterLayout.organisation_id).in_(landlords))
+        )
+        journalled = await session.exec(
+            select(LetterDelivery.letter_id).where(
+                col(LetterDelivery.letter_id).in_([letter.id for letter in letters])
+            )
+        )
+        return Batch(
+            organisations={organisation.id: organisation for organisation in organisations},
+            layouts={layout.organisation_id: layout.blocks for layout in layouts},
+            journalled=set(journalled),
+        )
+
+    async def _deal_with(
+        self,
+        journal: AsyncConnection,
+        batch: Batch,
+        letter: Letter,
+        now: datetime,
+    ) -> None:
+        if letter.id in batch.journalled:  # sent before a crash: only mark it sent
+            self._done(batch, letter, LetterStatus.SENT, Delivery.EMAIL, now)
+            return
+        organisation = batch.organisations.get(letter.organisation_id)
+        if organisation is None and not self._waited_long_enough(letter, now):
+            letter.next_attempt_at = now + timedelta(seconds=self.settings.send_poll_seconds)
+            return
+        if letter.html is None and not self._render(batch, letter, now):
+            return
+        if letter.delivery == Delivery.POST:
+            await self._queue_for_print(batch, letter, now)
+        else:
+            await self._email(journal, batch, letter, organisation, now)
 
     def _waited_long_enough(self, letter: Letter, now: datetime) -> bool:
         return (now - letter.created_at).total_seconds() >= self.settings.profile_wait_seconds
 
-    async def _render(
-        self,
-        session: AsyncSession,
-        letter: Letter,
-        organisation: Organisation | None,
-        now: datetime,
-    ) -> bool:
+    def _render(self, batch: Batch, letter: Letter, now: datetime) -> bool:
         """Render and check the letter; False (and blocked) if it cannot be sent."""
         kind = LetterKind(letter.kind)
         facts = LetterFacts.model_validate(letter.facts)
-        layout = await session.get(LetterLayout, letter.organisation_id)
         try:
             rendered = render(
                 kind,
                 facts,
-                letterhead=letterhead_of(organisation),
+                letterhead=batch.letterhead(letter.organisation_id),
                 written_on=local_date(now),
-                layout=layout.blocks if layout else None,
+                layout=batch.layouts.get(letter.organisation_id),
             )
         except (TemplateError, ValueError) as error:
-            await self.letters.block(session, letter, [f"layout: {error}"])
+            batch.events.append(self.letters.blocked(letter, [f"layout: {error}"]))
             return False
         missing = verify(kind, facts, rendered)
         if missing:
-            await self.letters.block(session, letter, missing)
+            batch.events.append(self.letters.blocked(letter, missing))
             return False
         self._keep(letter, rendered)
         return True
@@ -253,12 +403,13 @@ class Sender:
 
     async def _email(
         self,
-        session: AsyncSession,
+        journal: AsyncConnection,
+        batch: Batch,
         letter: Letter,
         organisation: Organisation | None,
         now: datetime,
     ) -> None:
-        message = build_email(
+        email = build_email(
             letter,
             sender=(organisation.sender_email if organisation else None) or self.settings.mail_from,
             sender_name=organisation.name if organisation else UNBRANDED.name,
@@ -267,17 +418,21 @@ class Sender:
         )
         letter.attempts += 1
         try:
-            await self.mailer.send(message)
+            reply = await self.mailer.send(email)
         except SEND_ERRORS as error:
-            await self._attempt_failed(session, letter, now, repr(error))
+            self._attempt_failed(batch, letter, now, repr(error))
             return
-        await self._done(session, letter, LetterStatus.SENT, Delivery.EMAIL, now)
+        await journal.execute(
+            insert(JOURNAL).values(letter_id=letter.id, accepted_at=now, reply=str(reply)[:2000])
+        )
+        batch.journalled.add(letter.id)
+        self._done(batch, letter, LetterStatus.SENT, Delivery.EMAIL, now)
 
-    async def _queue_for_print(self, session: AsyncSession, letter: Letter, now: datetime) -> None:
+    async def _queue_for_print(self, batch: Batch, letter: Letter, now: datetime) -> None:
         assert letter.html is not None
         facts = LetterFacts.model_validate(letter.facts)
         pdf = await asyncio.to_thread(print_ready_pdf, letter.html)
-        session.add(
+        batch.print_jobs.append(
             PrintJob(
                 letter_id=letter.id,
                 organisation_id=letter.organisation_id,
@@ -289,23 +444,17 @@ class Sender:
             )
         )
         letter.attempts += 1
-        await self._done(session, letter, LetterStatus.QUEUED_FOR_PRINT, Delivery.POST, now)
+        self._done(batch, letter, LetterStatus.QUEUED_FOR_PRINT, Delivery.POST, now)
 
-    async def _done(
-        self,
-        session: AsyncSession,
-        letter: Letter,
-        status: LetterStatus,
-        delivery: Delivery,
-        now: datetime,
+    @staticmethod
+    def _done(
+        batch: Batch, letter: Letter, status: LetterStatus, delivery: Delivery, now: datetime
     ) -> None:
         letter.status = status
         letter.sent_at = now
         letter.next_attempt_at = None
-        session.add(letter)
         LETTERS_SENT.labels(delivery.value).inc()
-        await self.runtime.emit(
-            session,
+        batch.events.append(
             letter_event(
                 letter,
                 LetterSent(
@@ -316,23 +465,19 @@ class Sender:
                     message_id=letter.message_id,
                     sent_at=now,
                 ),
-            ),
+            )
         )
 
-    async def _attempt_failed(
-        self, session: AsyncSession, letter: Letter, now: datetime, error: str
-    ) -> None:
+    def _attempt_failed(self, batch: Batch, letter: Letter, now: datetime, error: str) -> None:
         logger.warning("letter %s not accepted (attempt %d): %s", letter.id, letter.attempts, error)
         letter.last_error = error[:2000]
-        session.add(letter)
         if letter.attempts < self.settings.send_max_attempts:
             letter.next_attempt_at = now + backoff(letter.attempts, self.settings)
             return
         letter.status = LetterStatus.FAILED
         letter.next_attempt_at = None
         LETTERS_FAILED.inc()
-        await self.runtime.emit(
-            session,
+        batch.events.append(
             letter_event(
                 letter,
                 LetterDeliveryFailed(
@@ -342,5 +487,5 @@ class Sender:
                     attempts=letter.attempts,
                     last_error=letter.last_error,
                 ),
-            ),
+            )
         )

@@ -19,6 +19,9 @@ class LettersSettings(ServiceSettings):
     message_id_domain: str = "putright.invalid"
     send_poll_seconds: float = Field(default=0.5, gt=0)
     send_workers: int = Field(default=2, ge=1, description="Concurrent sender loops.")
+    send_batch_size: int = Field(
+        default=50, ge=1, description="Letters one sender loop claims in one transaction."
+    )
     send_max_attempts: int = Field(default=8, ge=1)
     send_backoff_seconds: float = Field(default=30.0, ge=0)
     send_backoff_max_seconds: float = Field(default=3600.0, ge=0)
