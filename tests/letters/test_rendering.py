@@ -13,7 +13,9 @@ from putright.letters.rendering import (
     LayoutError,
     Letterhead,
     Rendered,
+    full_sections,
     landlord_html,
+    quick_sections,
     render,
     verify,
     visible_sections,
@@ -138,6 +140,31 @@ def test_only_visible_text_counts_for_a_section() -> None:
         "<div data-required='b' class=x><P>Upper</P></div></body></html>"
     )
     assert visible_sections(html) == {"a": "shown & bold kept", "b": "upper"}
+
+
+@pytest.mark.parametrize(("kind", "stage"), LETTERS_AT_EACH_STAGE)
+def test_the_quick_read_of_a_letter_agrees_with_the_full_read(
+    kind: LetterKind, stage: Stage
+) -> None:
+    html = rendered(kind, stage, layout={"footer": "<p>Registered &amp; regulated.</p>"}).html
+    assert quick_sections(html) is not None, "an ordinary letter takes the quick read"
+    assert quick_sections(html) == full_sections(html)
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        '<section hidden data-required="a">text</section>',
+        '<section data-required="a" style="display:none">text</section>',
+        '<div hidden><section data-required="a">text</section></div>',
+        '<section data-required="a"><span title="x>y" hidden>text</span></section>',
+        '<section data-required="a"><!-- text --></section>',
+        '<template><section data-required="a">text</section></template>',
+    ],
+)
+def test_hidden_text_never_counts(section: str) -> None:
+    html = f"<!doctype html><html><head></head><body>{section}</body></html>"
+    assert visible_sections(html).get("a", "") == ""
 
 
 def test_a_landlord_block_is_cleaned_the_same_every_time() -> None:

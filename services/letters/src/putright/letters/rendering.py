@@ -299,6 +299,54 @@ def visible_sections(html: str) -> dict[str, str]:
 
     Text inside a hidden element (a `hidden` or `style` attribute, or the head) counts
     for no section; a section's text includes that of its nested sections' parents."""
+    plain = quick_sections(html)
+    return full_sections(html) if plain is None else plain
+
+
+# A tag's inside, quoted attribute values included (written unrolled: it is much faster).
+_TAG_INSIDE = r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*"""
+_SECTION = re.compile(rf"""<section\b({_TAG_INSIDE})>(.*?)</section>""", re.DOTALL | re.IGNORECASE)
+_REQUIRED = re.compile(r'\sdata-required="([^"]+)"')
+_HIDING = re.compile(r"\s(?:hidden|style)\b", re.IGNORECASE)
+_ANY_TAG = re.compile(rf"<{_TAG_INSIDE}>")
+_BODY = re.compile("<body", re.IGNORECASE)
+# Anything in the body that could hide text, or that the fast path does not read.
+_SUSPECT = re.compile(
+    r"""<[a-zA-Z][^>"']*?(?:(?:"[^"]*"|'[^']*')[^>"']*?)*?\s(?:hidden|style|data-required)\b"""
+    r"""|<(?:!--|(?:template|script|style|head|title)\b)""",
+    re.IGNORECASE,
+)
+_NESTED = re.compile(r"<section\b", re.IGNORECASE)
+
+
+def quick_sections(html: str) -> dict[str, str] | None:
+    """The fast path, for a body with nothing hidden and only flat sections: each
+    section's text with its tags taken out. None when the body needs a full read."""
+    body_tag = _BODY.search(html)
+    if body_tag is None:
+        return None
+    body = body_tag.start()
+    sections: dict[str, list[str]] = {}
+    position = body
+    for section in _SECTION.finditer(html, body):
+        if _SUSPECT.search(html, position, section.start()):
+            return None
+        attributes, inner = section.groups()
+        if _HIDING.search(attributes) or _SUSPECT.search(inner) or _NESTED.search(inner):
+            return None  # something hidden, or nested sections
+        required = _REQUIRED.search(attributes)
+        if required:
+            sections.setdefault(required.group(1), []).append(_ANY_TAG.sub(" ", inner))
+        position = section.end()
+    if _SUSPECT.search(html, position):
+        return None
+    return {
+        key: _normal(html_entities.unescape(" ".join(parts))) for key, parts in sections.items()
+    }
+
+
+def full_sections(html: str) -> dict[str, str]:
+    """The full read: every tag in turn, tracking what is open and what is hidden."""
     sections: dict[str, list[str]] = {}
     # Each open element with the sections it is inside and whether it is hidden.
     open_elements: list[tuple[str, tuple[str, ...], bool]] = []
