@@ -262,7 +262,8 @@ async def intake_http(
 @contextlib.contextmanager
 def py_spy(pid: int, output: str | None, seconds: float) -> Iterator[None]:
     """Record `pid` with py-spy (a flame graph, or raw folded stacks for `.txt`) while
-    the block runs; nothing when `output` is None."""
+    the block runs; nothing when `output` is None. Only samples holding the GIL count,
+    so the shares are of Python CPU, not of time spent waiting."""
     if output is None:
         yield
         return
@@ -272,6 +273,7 @@ def py_spy(pid: int, output: str | None, seconds: float) -> Iterator[None]:
             "uvx",
             "py-spy",
             "record",
+            "--gil",
             "--pid",
             str(pid),
             "--duration",
