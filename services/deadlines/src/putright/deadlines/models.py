@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, text
+from sqlalchemy import JSON, Column, DateTime, Index, String, Table, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -118,3 +118,8 @@ class Timer(DeadlinesModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     outcome: TimerOutcome | None = Field(default=None, sa_type=String)
+
+
+# The tables themselves, for Core statements on the hot paths (a batch's rows at once).
+clock_table: Table = metadata.tables["clock"]
+timer_table: Table = metadata.tables["timer"]

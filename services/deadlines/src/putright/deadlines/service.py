@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Row, any_, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,8 +28,8 @@ from putright.shared.events import (
     Event,
     EventData,
     Nation,
-    new_event,
 )
+from putright.shared.events.envelope import utc_now
 from putright.shared.events.values import Stage
 
 
@@ -35,6 +38,16 @@ class Policy:
     """How the service warns: the number of working days before a step falls due."""
 
     approaching_working_days: int = 2
+
+
+def among(
+    connection: AsyncConnection, column: ColumnElement[Any], values: Collection[Any]
+) -> ColumnElement[bool]:
+    """`column IN values`: one array parameter on PostgreSQL, so one prepared statement
+    serves any number of values; an IN list on SQLite (the embedded mode)."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 async def lock_calendar(session: AsyncSession, organisation_id: UUID, *, exclusive: bool) -> None:
@@ -63,7 +76,7 @@ async def calendar_for(session: AsyncSession, organisation_id: UUID) -> WorkingC
     return WorkingCalendar(Nation(stored.nation), [date.fromisoformat(d) for d in stored.days_off])
 
 
-def clock_event(data_class: type[EventData], clock: Clock, **fields: Any) -> EventData:
+def clock_event(data_class: type[EventData], clock: Clock | Row[Any], **fields: Any) -> EventData:
     """A clock event payload carrying the fields every clock event shares."""
     return data_class(
         clock_id=clock.id,
@@ -76,17 +89,29 @@ def clock_event(data_class: type[EventData], clock: Clock, **fields: Any) -> Eve
     )
 
 
+# Each payload's envelope class, looked up once: parametrising `Event[...]` per event
+# (as `new_event` does) cost more than validating the event itself.
+_ENVELOPES: dict[type[EventData], type[Event[Any]]] = {}
+
+
 def envelope(
-    data: EventData, clock: Clock, *, event_id: UUID, caused_by: Event[Any] | None = None
+    data: EventData, clock: Clock | Row[Any], *, event_id: UUID, caused_by: Event[Any] | None = None
 ) -> Event[Any]:
     """Wrap a clock event, keyed by its complaint so a complaint's events stay in order."""
-    return new_event(
-        data,
+    data_class = type(data)
+    model = _ENVELOPES.get(data_class)
+    if model is None:
+        model = _ENVELOPES[data_class] = Event[data_class]  # type: ignore[valid-type]
+    return model(
+        id=event_id,
+        type=data_class.full_type(),
         source=SOURCE,
+        time=utc_now(),
         subject=clock.complaint_id,
         organisation_id=clock.organisation_id,
-        caused_by=caused_by,
-        event_id=event_id,
+        correlation_id=caused_by.correlation_id if caused_by else event_id,
+        causation_id=caused_by.id if caused_by else None,
+        data=data,
     )
 
 

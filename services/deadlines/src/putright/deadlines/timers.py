@@ -1,9 +1,10 @@
 """Durable timers: claimed from PostgreSQL in batches, fired once, however many replicas run.
 
 A replica claims due timers with `FOR UPDATE SKIP LOCKED` (another replica skips
-them rather than waiting), locks their clocks, checks each clock is still in the state
-the timer was scheduled for, and in the same transaction stages the event in the
-outbox and marks the timer fired. A crash before the commit leaves the timer unfired
+them rather than waiting) and marks them fired in the same statement, locks their
+clocks, checks each clock is still in the state the timer was scheduled for (a timer
+whose clock moved on is marked stale instead), and in the same transaction stages the
+events in the outbox. A crash before the commit leaves the timer unfired
 for the next claim; after the commit it is never claimed again.
 """
 
@@ -17,14 +18,21 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlalchemy import Row, any_, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from putright.deadlines.models import Clock, ClockState, Timer, TimerKind, TimerOutcome
+from putright.deadlines.models import (
+    Clock,
+    ClockState,
+    TimerKind,
+    TimerOutcome,
+    clock_table,
+    timer_table,
+)
 from putright.deadlines.rules import derived_id
 from putright.deadlines.service import (
     Policy,
+    among,
     calendar_for,
     clock_event,
     counted_due,
@@ -47,8 +55,28 @@ class Due:
 
     id: UUID
     clock_id: UUID
-    kind: TimerKind
+    kind: str
     revision: int
+
+
+# What a timer needs to know of its clock: whether it still needs the timer, and the
+# fields of the event it emits. Read with Core, not the ORM: a batch is a thousand rows.
+CLOCK_FIELDS = tuple(
+    clock_table.c[name]
+    for name in (
+        "id",
+        "complaint_id",
+        "organisation_id",
+        "handling_organisation_id",
+        "step",
+        "stage",
+        "item_id",
+        "due_on",
+        "state",
+        "revision",
+        "missed_at",
+    )
+)
 
 
 @dataclass
@@ -68,18 +96,18 @@ class Firing:
             self.calendars[organisation_id] = await calendar_for(self.session, organisation_id)
         return self.calendars[organisation_id]
 
-    async def fire(self, timer: Due, clock: Clock | None) -> Event[Any] | None:
+    async def fire(self, timer: Due, clock: Row[Any] | None) -> Event[Any] | None:
         """The event a timer emits now, or None when its clock has moved on."""
         if clock is None or clock.state != ClockState.OPEN or clock.revision != timer.revision:
             return None
         event_id = derived_id("fire", timer.id)
-        if timer.kind == TimerKind.APPROACHING:
-            return await self._approaching(clock, event_id)
         if timer.kind == TimerKind.MISSED:
             return self._missed(clock, event_id)
-        return await self._next_update(clock)
+        if timer.kind == TimerKind.APPROACHING:
+            return await self._approaching(clock, event_id)
+        return await self._next_update(timer.clock_id)
 
-    async def _approaching(self, clock: Clock, event_id: UUID) -> Event[Any] | None:
+    async def _approaching(self, clock: Row[Any], event_id: UUID) -> Event[Any] | None:
         today = local_date(self.now)
         if today > clock.due_on:
             return None
@@ -88,15 +116,16 @@ class Firing:
         data = clock_event(DeadlineApproaching, clock, working_days_left=left)
         return envelope(data, clock, event_id=event_id)
 
-    def _missed(self, clock: Clock, event_id: UUID) -> Event[Any] | None:
+    def _missed(self, clock: Row[Any], event_id: UUID) -> Event[Any] | None:
         if clock.missed_at is not None:
             return None
         self.missed.append(clock.id)
         data = clock_event(DeadlineMissed, clock, missed_at=self.now)
         return envelope(data, clock, event_id=event_id)
 
-    async def _next_update(self, clock: Clock) -> Event[Any]:
+    async def _next_update(self, clock_id: UUID) -> Event[Any]:
         """A resident update fell due: the clock repeats from that date (5.9)."""
+        clock = await self.session.get_one(Clock, clock_id)  # already locked by this batch
         calendar = await self.calendar(clock.organisation_id)
         clock.starts_on = clock.due_on
         clock.base_due_on = clock.due_on = counted_due(clock, calendar)
@@ -105,33 +134,62 @@ class Firing:
         await schedule(self.session, [clock], calendar, self.policy)
         return deadline_set(clock)
 
-    async def record(self, outcomes: dict[TimerOutcome, list[UUID]]) -> None:
-        """Mark the clocks missed and the timers fired, a statement each."""
+    async def record(self, stale: list[UUID]) -> None:
+        """Mark the clocks missed and the stale timers' outcome, a statement each."""
         connection = await self.session.connection()
         if self.missed:
             await connection.execute(
-                update(Clock).where(col(Clock.id).in_(self.missed)).values(missed_at=self.now)
+                update(clock_table)
+                .where(among(connection, clock_table.c.id, self.missed))
+                .values(missed_at=self.now)
             )
-        for outcome, timer_ids in outcomes.items():
-            if timer_ids:
-                await connection.execute(
-                    update(Timer)
-                    .where(col(Timer.id).in_(timer_ids))
-                    .values(fired_at=self.now, outcome=outcome.value)
-                )
+        if stale:
+            await connection.execute(
+                update(timer_table)
+                .where(among(connection, timer_table.c.id, stale))
+                .values(outcome=TimerOutcome.STALE.value)
+            )
 
 
 async def claim(session: AsyncSession, *, now: datetime, batch_size: int) -> list[Due]:
-    """Lock up to `batch_size` due timers that no other replica holds, soonest first."""
+    """Claim up to `batch_size` due timers that no other replica holds, soonest first, and
+    mark them fired (outcome "fired" until found stale), in one statement."""
     connection = await session.connection()
-    rows = await connection.execute(
-        select(col(Timer.id), col(Timer.clock_id), col(Timer.kind), col(Timer.revision))
-        .where(col(Timer.fired_at).is_(None), col(Timer.fire_at) <= now)
-        .order_by(col(Timer.fire_at))
+    due = (
+        select(timer_table.c.id)
+        .where(timer_table.c.fired_at.is_(None), timer_table.c.fire_at <= now)
+        .order_by(timer_table.c.fire_at)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
-    return [Due(row.id, row.clock_id, TimerKind(row.kind), row.revision) for row in rows]
+    # ANY(ARRAY(...)) rather than IN (...): PostgreSQL then updates the claimed rows by
+    # their key instead of hash-joining the subquery against the whole table.
+    claimed = (
+        timer_table.c.id == any_(func.array(due.scalar_subquery()))
+        if connection.dialect.name == "postgresql"
+        else timer_table.c.id.in_(due.scalar_subquery())
+    )
+    rows = await connection.execute(
+        update(timer_table)
+        .where(claimed)
+        .values(fired_at=now, outcome=TimerOutcome.FIRED.value)
+        .returning(
+            timer_table.c.id, timer_table.c.clock_id, timer_table.c.kind, timer_table.c.revision
+        )
+    )
+    return [Due(*row) for row in rows]
+
+
+async def lock_clocks(session: AsyncSession, clock_ids: set[UUID]) -> dict[UUID, Row[Any]]:
+    """Lock the timers' clocks in id order, as the consumer locks them, so neither deadlocks."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(*CLOCK_FIELDS)
+        .where(among(connection, clock_table.c.id, clock_ids))
+        .order_by(clock_table.c.id)
+        .with_for_update()
+    )
+    return {row.id: row for row in rows}
 
 
 async def fire_due_timers(
@@ -143,28 +201,19 @@ async def fire_due_timers(
         timers = await claim(session, now=now, batch_size=batch_size)
         if not timers:
             return 0
-        # Clocks are locked in id order, as the consumer locks them, so neither deadlocks.
-        clocks = {
-            clock.id: clock
-            for clock in await session.exec(
-                select(Clock)
-                .where(col(Clock.id).in_({timer.clock_id for timer in timers}))
-                .order_by(col(Clock.id))
-                .with_for_update()
-            )
-        }
+        clocks = await lock_clocks(session, {timer.clock_id for timer in timers})
         firing = Firing(session, now, policy)
-        events = []
-        outcomes: dict[TimerOutcome, list[UUID]] = {outcome: [] for outcome in TimerOutcome}
+        events, stale = [], []
         for timer in timers:
             event = await firing.fire(timer, clocks.get(timer.clock_id))
-            outcomes[TimerOutcome.FIRED if event else TimerOutcome.STALE].append(timer.id)
             if event:
                 events.append(event)
-        await firing.record(outcomes)
+            else:
+                stale.append(timer.id)
+        await firing.record(stale)
         await runtime.emit(session, *events)
-    for outcome, fired in outcomes.items():
-        TIMERS_FIRED.labels(outcome.value).inc(len(fired))
+    TIMERS_FIRED.labels(TimerOutcome.FIRED.value).inc(len(events))
+    TIMERS_FIRED.labels(TimerOutcome.STALE.value).inc(len(stale))
     return len(timers)
 
 
@@ -174,8 +223,8 @@ async def count_due(runtime: Runtime, *, now: datetime) -> int:
         connection = await session.connection()
         result = await connection.execute(
             select(func.count())
-            .select_from(Timer)
-            .where(col(Timer.fired_at).is_(None), col(Timer.fire_at) <= now.astimezone(UTC))
+            .select_from(timer_table)
+            .where(timer_table.c.fired_at.is_(None), timer_table.c.fire_at <= now.astimezone(UTC))
         )
     return int(result.scalar_one())
 
