@@ -8,11 +8,15 @@ id follows from its complaint, kind and causing event, so a replay finds the sam
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.letters.content import LetterFacts, missing_before_rendering, subject_of
@@ -38,7 +42,7 @@ from putright.shared.events import (
     Stage2Responded,
 )
 from putright.shared.events.deadlines import ClockStep
-from putright.shared.events.envelope import DataT
+from putright.shared.events.envelope import DataT, utc_now
 from putright.shared.events.values import (
     ContactPreference,
     LetterFormat,
@@ -108,6 +112,38 @@ def needs_large_print(resident: Resident) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A letter an event calls for: whom it is about, its kind, its cause and facts."""
+
+    complaint_id: UUID
+    organisation_id: UUID
+    reference: str
+    resident: Resident
+    representative: Representative | None
+    kind: LetterKind
+    cause: Event[Any]
+    facts: dict[str, Any]
+
+    @classmethod
+    def from_file(
+        cls, file: ComplaintFile, kind: LetterKind, cause: Event[Any], **facts: Any
+    ) -> Draft:
+        """A draft for a complaint whose file letters keep."""
+        return cls(
+            complaint_id=file.id,
+            organisation_id=file.organisation_id,
+            reference=file.reference,
+            resident=Resident.model_validate(file.resident),
+            representative=Representative.model_validate(file.representative)
+            if file.representative
+            else None,
+            kind=kind,
+            cause=cause,
+            facts=facts,
+        )
+
+
 class Letters:
     """Writes letter rows (pending, or blocked with a "letter blocked" event)."""
 
@@ -115,55 +151,68 @@ class Letters:
         self.runtime = runtime
         self.settings = settings
 
-    async def write(
-        self,
-        session: AsyncSession,
-        *,
-        file: ComplaintFile,
-        kind: LetterKind,
-        cause: Event[Any],
-        **facts: Any,
-    ) -> Letter | None:
-        """Write the letter `cause` calls for, unless this cause has written it already."""
-        identity = letter_id(file.id, kind, cause.id)
-        if await session.get(Letter, identity) is not None:
-            return None
-        resident = Resident.model_validate(file.resident)
-        representative = (
-            Representative.model_validate(file.representative) if file.representative else None
+    async def write(self, session: AsyncSession, drafts: Sequence[Draft]) -> list[UUID]:
+        """Write the letters the drafts call for in one statement, skipping any a cause
+        has written already; returns the ids written."""
+        rows = [self.row(draft) for draft in drafts]
+        if not rows:
+            return []
+        table = Letter.__table__  # type: ignore[attr-defined]
+        # executemany: compiled once and cached, sent as multi-row INSERTs by SQLAlchemy.
+        statement = (
+            dialect_insert(session)(table)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(table.c.id)
         )
-        addressee = addressee_of(resident, representative)
+        result = await (await session.connection()).execute(statement, rows)
+        written = set(result.scalars())
+        blocked = [
+            self.blocked(Letter(**row), row["missing_items"])
+            for row in rows
+            if row["id"] in written and row["missing_items"]
+        ]
+        await self.runtime.emit(session, *blocked)
+        return [row["id"] for row in rows if row["id"] in written]
+
+    def row(self, draft: Draft) -> dict[str, Any]:
+        """The letter row a draft makes: pending, or blocked when a required item is blank."""
+        identity = letter_id(draft.complaint_id, draft.kind, draft.cause.id)
+        resident = draft.resident
+        addressee = addressee_of(resident, draft.representative)
         letter_facts = LetterFacts(
-            reference=file.reference,
+            reference=draft.reference,
             resident_name=resident.name,
             addressee_name=addressee.name,
             on_behalf_of=addressee.on_behalf_of,
             large_print=needs_large_print(resident),
             address=addressee.address if addressee.delivery is Delivery.POST else None,
-            **facts,
+            **draft.facts,
         )
-        missing = missing_before_rendering(kind, letter_facts)
-        letter = Letter(
-            id=identity,
-            complaint_id=file.id,
-            organisation_id=file.organisation_id,
-            kind=kind,
-            caused_by_event_id=cause.id,
-            correlation_id=cause.correlation_id,
-            message_id=message_id(identity, self.settings.message_id_domain),
-            delivery=addressee.delivery,
-            recipient=addressee.email if addressee.delivery is Delivery.EMAIL else None,
-            recipient_name=addressee.name,
-            to_representative=addressee.on_behalf_of is not None,
-            subject=subject_of(kind, letter_facts),
-            facts=letter_facts.model_dump(mode="json"),
-            status=LetterStatus.BLOCKED if missing else LetterStatus.PENDING,
-            missing_items=missing,
-        )
-        session.add(letter)
-        if missing:
-            await self.block(session, letter, missing)
-        return letter
+        missing = missing_before_rendering(draft.kind, letter_facts)
+        return {
+            "id": identity,
+            "complaint_id": draft.complaint_id,
+            "organisation_id": draft.organisation_id,
+            "kind": draft.kind.value,
+            "caused_by_event_id": draft.cause.id,
+            "correlation_id": draft.cause.correlation_id,
+            "message_id": message_id(identity, self.settings.message_id_domain),
+            "delivery": addressee.delivery.value,
+            "recipient": addressee.email if addressee.delivery is Delivery.EMAIL else None,
+            "recipient_name": addressee.name,
+            "to_representative": addressee.on_behalf_of is not None,
+            "subject": subject_of(draft.kind, letter_facts),
+            "facts": letter_facts.model_dump(mode="json"),
+            "html": None,
+            "text": None,
+            "status": LetterStatus.BLOCKED.value if missing else LetterStatus.PENDING.value,
+            "missing_items": missing,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": None,
+            "created_at": utc_now(),
+            "sent_at": None,
+        }
 
     async def block(self, session: AsyncSession, letter: Letter, missing: list[str]) -> None:
         """Hold a letter back and say which required items it lacks."""
@@ -226,19 +275,40 @@ async def remember_organisation(session: AsyncSession, event: Event[Any]) -> Non
     )
 
 
-async def open_file(session: AsyncSession, event: Event[Any]) -> ComplaintFile:
-    """Start the complaint's file from its receipt: who to write to, and the reference."""
-    received: ComplaintReceived = event.data
-    file = ComplaintFile(
-        id=event.subject,
-        organisation_id=event.organisation_id,
-        reference=received.reference,
-        resident=received.resident.model_dump(mode="json"),
-        representative=received.representative.model_dump(mode="json")
-        if received.representative
-        else None,
+async def open_files(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+    """Start (or restart) complaints' files from their receipts, in one statement."""
+    rows = {
+        event.subject: {
+            "id": event.subject,
+            "organisation_id": event.organisation_id,
+            "reference": event.data.reference,
+            "resident": event.data.resident.model_dump(mode="json"),
+            "representative": event.data.representative.model_dump(mode="json")
+            if event.data.representative
+            else None,
+            "definition": None,
+            "outstanding_actions": [],
+        }
+        for event in events
+    }
+    await session.flush()  # earlier changes to these files go first
+    table = ComplaintFile.__table__  # type: ignore[attr-defined]
+    statement = dialect_insert(session)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in table.c
+            if column.name != "id"
+        },
     )
-    return await session.merge(file)
+    await (await session.connection()).execute(statement, list(rows.values()))
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """PostgreSQL's INSERT, or SQLite's in the embedded mode (both know ON CONFLICT)."""
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def register(consumer: Consumer, letters: Letters) -> None:
@@ -248,12 +318,25 @@ def register(consumer: Consumer, letters: Letters) -> None:
     async def on_profile(session: AsyncSession, event: Event[Any]) -> None:
         await remember_organisation(session, event)
 
-    @consumer.on(ComplaintReceived)
-    async def on_received(session: AsyncSession, event: Event[Any]) -> None:
-        file = await open_file(session, event)
-        await letters.write(session, file=file, kind=LetterKind.RECEIPT, cause=event)
+    @consumer.on_batch(ComplaintReceived)
+    async def on_received(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        await open_files(session, events)
+        drafts = [
+            Draft(
+                complaint_id=event.subject,
+                organisation_id=event.organisation_id,
+                reference=event.data.reference,
+                resident=event.data.resident,
+                representative=event.data.representative,
+                kind=LetterKind.RECEIPT,
+                cause=event,
+                facts={},
+            )
+            for event in events
+        ]
+        await letters.write(session, drafts)
 
-    @consumer.on(
+    @consumer.on_batch(
         ComplaintRefused,
         Stage1Acknowledged,
         ExtensionNotified,
@@ -264,16 +347,27 @@ def register(consumer: Consumer, letters: Letters) -> None:
         DeadlineMissed,
         DeadlineApproaching,
     )
-    async def on_step(session: AsyncSession, event: Event[Any]) -> None:
-        file = await session.get(ComplaintFile, event.subject)
-        if file is None:
-            logger.warning("no complaint %s for %s; no letter written", event.subject, event.type)
-            return
-        letter = letter_for(file, event.data)
-        if letter is not None:
-            kind, facts = letter
-            await letters.write(session, file=file, kind=kind, cause=event, **facts)
-        session.add(file)
+    async def on_steps(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        statement = (
+            select(ComplaintFile)
+            .where(col(ComplaintFile.id).in_({event.subject for event in events}))
+            .execution_options(populate_existing=True)
+        )
+        files = {file.id: file for file in (await session.exec(statement)).all()}
+        drafts = []
+        for event in events:
+            file = files.get(event.subject)
+            if file is None:
+                logger.warning(
+                    "no complaint %s for %s; no letter written", event.subject, event.type
+                )
+                continue
+            letter = letter_for(file, event.data)
+            if letter is not None:
+                kind, facts = letter
+                drafts.append(Draft.from_file(file, kind, event, **facts))
+            session.add(file)
+        await letters.write(session, drafts)
 
 
 def letter_for(file: ComplaintFile, data: Any) -> tuple[LetterKind, dict[str, Any]] | None:
