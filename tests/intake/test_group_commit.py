@@ -53,6 +53,15 @@ async def test_batches_are_bounded() -> None:
     assert len(store.committed) == 7
 
 
+async def test_several_transactions_may_be_in_flight() -> None:
+    store = Store()
+    writer = GroupCommit(store, max_batch=2, in_flight=3)
+    await asyncio.gather(*(writer.write(str(n)) for n in range(9)))
+    assert sorted(store.committed, key=int) == [str(n) for n in range(9)]
+    await writer.write("after")  # the flushers have finished; a new one starts
+    assert store.committed[-1] == "after"
+
+
 @pytest.mark.connected
 async def test_every_accepted_concurrent_complaint_is_stored(intake: Intake) -> None:
     landlord = await intake.organisation()

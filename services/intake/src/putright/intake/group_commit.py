@@ -1,9 +1,11 @@
 """Group commit: concurrent requests that each write a few rows share one transaction.
 
 Each write waits until the transaction holding its rows has committed, so an answer of
-success still means stored. While one transaction is committing, the writes that
-arrive queue up and go together in the next. If a shared transaction fails, each of
-its writes is retried in a transaction of its own, so one bad write fails only itself.
+success still means stored. While transactions are committing, the writes that arrive
+queue up and go together in the next. A few transactions may be in flight at once, so
+the rate is not bounded by one transaction's round trips when the database is slow to
+answer. If a shared transaction fails, each of its writes is retried in a transaction
+of its own, so one bad write fails only itself.
 """
 
 from __future__ import annotations
@@ -16,22 +18,28 @@ T = TypeVar("T")
 
 
 class GroupCommit(Generic[T]):
-    """Batches `write` calls into calls of `store(items)`, at most `max_batch` at a time."""
+    """Batches `write` calls into calls of `store(items)` of at most `max_batch` items,
+    with at most `in_flight` calls running at once."""
 
     def __init__(
-        self, store: Callable[[Sequence[T]], Awaitable[None]], *, max_batch: int = 100
+        self,
+        store: Callable[[Sequence[T]], Awaitable[None]],
+        *,
+        max_batch: int = 100,
+        in_flight: int = 1,
     ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.in_flight = in_flight
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def write(self, item: T) -> None:
         """Store `item`; returns once the transaction holding it has committed."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
+        if len(self._flushers) < self.in_flight:
+            self._flushers.add(asyncio.create_task(self._flush()))
         await done
 
     async def _flush(self) -> None:
@@ -48,7 +56,9 @@ class GroupCommit(Generic[T]):
             self._waiting.clear()
             raise
         finally:
-            self._flushing = None
+            # At once, not in a done callback: a write arriving between the two would
+            # count this flusher as running and wait for ever.
+            self._flushers.discard(asyncio.current_task())
 
     async def _store_batch(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
         try:
