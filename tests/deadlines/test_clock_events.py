@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
-from putright.deadlines.models import Clock
+from putright.deadlines.models import ClockRecord
 from putright.deadlines.rules import derived_id
 from putright.deadlines.service import clock_event, deadline_set, envelope
 from putright.shared.events import (
@@ -20,15 +20,15 @@ from putright.shared.events import (
 from putright.shared.events.values import Stage
 
 
-def stored_clock() -> Clock:
+def stored_clock() -> ClockRecord:
     """A clock as the database gives it back: step, stage and flags as plain values."""
     landlord = uuid4()
-    clock = Clock(
+    return ClockRecord(
         id=uuid4(),
         complaint_id=uuid4(),
         organisation_id=landlord,
         handling_organisation_id=uuid4(),
-        step=ClockStep.STAGE1_RESPONSE,
+        step="stage1_response",
         stage=1,
         item_id=None,
         starts_on=date(2023, 3, 7),
@@ -38,10 +38,8 @@ def stored_clock() -> Clock:
         extension_working_days=5,
         occurrence=None,
         revision=3,
+        flags=["extension_beyond_limit_without_reason"],
     )
-    clock.step = "stage1_response"  # type: ignore[assignment]
-    clock.flags = ["extension_beyond_limit_without_reason"]  # type: ignore[list-item]
-    return clock
 
 
 def same_as_validated(event: Event[Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
-from putright.deadlines.models import Clock, ClockState, TimerKind
+from putright.deadlines.models import ClockRecord, ClockState, TimerKind
 from putright.deadlines.service import Policy, timer_rows
 from putright.shared.calendar import WorkingCalendar
 from putright.shared.events import ClockStep
@@ -13,9 +13,9 @@ from putright.shared.events import ClockStep
 
 def clock(
     starts_on: date, due_on: date, step: ClockStep = ClockStep.STAGE1_ACKNOWLEDGEMENT
-) -> Clock:
+) -> ClockRecord:
     organisation = uuid4()
-    return Clock(
+    return ClockRecord(
         id=uuid4(),
         complaint_id=uuid4(),
         organisation_id=organisation,
@@ -28,7 +28,7 @@ def clock(
     )
 
 
-def plan(timed: Clock, policy: Policy = Policy()) -> dict[str, datetime]:
+def plan(timed: ClockRecord, policy: Policy = Policy()) -> dict[str, datetime]:
     return {
         row["kind"]: row["fire_at"].astimezone(UTC)
         for row in timer_rows(timed, WorkingCalendar(), policy)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.deadlines.rules import RESPONSE_STEP, WORKING_DAYS
 from putright.deadlines.service import (
+    ClockBatch,
     ComplaintClocks,
     Policy,
     recount_open_clocks,
@@ -194,8 +196,12 @@ def register(consumer: Consumer, runtime: Runtime, policy: Policy) -> None:
         )
         await runtime.emit(session, *moved)
 
-    @consumer.on(*COMPLAINT_EVENTS)
-    async def change_clocks(session: AsyncSession, event: Event[Any]) -> None:
-        clocks = await ComplaintClocks.load(session, event, policy)
-        apply(clocks, event.data)
-        await runtime.emit(session, *await clocks.finish())
+    @consumer.on_batch(*COMPLAINT_EVENTS)
+    async def change_clocks(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        # Every complaint of the run is loaded, changed in order and written back at once.
+        batch = await ClockBatch.load(session, events, policy)
+        for event in events:
+            clocks = batch.complaint(event)
+            apply(clocks, event.data)
+            clocks.finish()
+        await runtime.emit(session, *await batch.write(session))

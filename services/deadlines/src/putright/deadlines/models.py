@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, Table, text
+from sqlalchemy import JSON, Column, DateTime, Index, Row, String, Table, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -123,3 +124,48 @@ class Timer(DeadlinesModel, table=True):
 # The tables themselves, for Core statements on the hot paths (a batch's rows at once).
 clock_table: Table = metadata.tables["clock"]
 timer_table: Table = metadata.tables["timer"]
+calendar_table: Table = metadata.tables["organisationcalendar"]
+
+
+@dataclass(slots=True)
+class ClockRecord:
+    """A clock row held in memory while a batch changes it; written back with Core.
+
+    The consumer and the timer loop change hundreds of clocks per transaction, so they
+    read rows into these plain objects and write them in one statement, rather than
+    tracking each as an ORM object (the API still reads `Clock`)."""
+
+    id: UUID
+    complaint_id: UUID
+    organisation_id: UUID
+    handling_organisation_id: UUID
+    step: str
+    starts_on: date
+    base_due_on: date
+    due_on: date
+    stage: int | None = None
+    working_days: int | None = None
+    item_id: UUID | None = None
+    extension_working_days: int = 0
+    good_reason_recorded: bool = False
+    flags: list[str] = field(default_factory=list)
+    occurrence: int | None = None
+    state: str = ClockState.OPEN
+    missed_at: datetime | None = None
+    completed_on: date | None = None
+    on_time: bool | None = None
+    cancel_reason: str | None = None
+    revision: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> ClockRecord:
+        """A record from a row selected with every column of the clock table."""
+        return cls(**row._mapping)
+
+    def values(self) -> dict[str, Any]:
+        """The row to write."""
+        return {name: getattr(self, name) for name in CLOCK_COLUMNS}
+
+
+CLOCK_COLUMNS = tuple(column.name for column in clock_table.columns)

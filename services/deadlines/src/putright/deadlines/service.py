@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, any_, bindparam, text
+from sqlalchemy import ColumnElement, Row, and_, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from putright.deadlines.models import Clock, ClockState, OrganisationCalendar, Timer, TimerKind
+from putright.deadlines.models import (
+    CLOCK_COLUMNS,
+    ClockRecord,
+    ClockState,
+    TimerKind,
+    calendar_table,
+    clock_table,
+    timer_table,
+)
 from putright.deadlines.rules import EXTENSION_LIMIT, RESPONSE_STEP, SOURCE, clock_id, derived_id
 from putright.shared.calendar import WorkingCalendar, start_of_day
 from putright.shared.events import (
@@ -50,17 +57,32 @@ def among(
     return column.in_(list(values))
 
 
-async def lock_calendar(session: AsyncSession, organisation_id: UUID, *, exclusive: bool) -> None:
-    """Order calendar changes against clock changes of the same landlord, across replicas.
+async def lock_calendars(
+    session: AsyncSession, organisation_ids: Collection[UUID], *, exclusive: bool
+) -> None:
+    """Order calendar changes against clock changes of the same landlords, across replicas.
 
-    A complaint's clocks are counted under a shared lock, a new calendar is stored and
+    Complaints' clocks are counted under a shared lock, a new calendar is stored and
     open clocks recounted under an exclusive one, so no clock is ever counted on a
-    calendar that a concurrent profile change has already replaced without recounting it."""
+    calendar that a concurrent profile change has already replaced without recounting it.
+    Several landlords' locks are taken in key order, in one statement."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return  # SQLite (the embedded mode) lets one writer in at a time anyway.
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    await connection.execute(text(f"SELECT {function}(:key)"), {"key": _lock_key(organisation_id)})
+    keys = sorted({_lock_key(organisation_id) for organisation_id in organisation_ids})
+    await connection.execute(_LOCK_CALENDARS[exclusive], {"keys": keys})
+
+
+_LOCK_CALENDARS = {
+    exclusive: text(
+        f"SELECT {function}(key)"  # noqa: S608 (two fixed function names)
+        " FROM (SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY 1) AS keys"
+    )
+    for exclusive, function in (
+        (True, "pg_advisory_xact_lock"),
+        (False, "pg_advisory_xact_lock_shared"),
+    )
+}
 
 
 def _lock_key(organisation_id: UUID) -> int:
@@ -68,15 +90,63 @@ def _lock_key(organisation_id: UUID) -> int:
     return int.from_bytes(organisation_id.bytes[:8], "big", signed=True)
 
 
+async def calendars_for(
+    session: AsyncSession, organisation_ids: Collection[UUID]
+) -> dict[UUID, WorkingCalendar]:
+    """The landlords' calendars, in one query; bank holidays alone until a profile arrives."""
+    connection = await session.connection()
+    table = calendar_table
+    rows = await connection.execute(
+        select(table.c.organisation_id, table.c.nation, table.c.days_off).where(
+            among(connection, table.c.organisation_id, organisation_ids)
+        )
+    )
+    found = {
+        row.organisation_id: WorkingCalendar(
+            Nation(row.nation), [date.fromisoformat(day) for day in row.days_off]
+        )
+        for row in rows
+    }
+    return {
+        organisation_id: found.get(organisation_id, WorkingCalendar())
+        for organisation_id in organisation_ids
+    }
+
+
 async def calendar_for(session: AsyncSession, organisation_id: UUID) -> WorkingCalendar:
-    """The landlord's calendar; bank holidays alone until its profile arrives."""
-    stored = await session.get(OrganisationCalendar, organisation_id)
-    if stored is None:
-        return WorkingCalendar()
-    return WorkingCalendar(Nation(stored.nation), [date.fromisoformat(d) for d in stored.days_off])
+    """One landlord's calendar."""
+    return (await calendars_for(session, [organisation_id]))[organisation_id]
 
 
-def clock_event(data_class: type[EventData], clock: Clock | Row[Any], **fields: Any) -> EventData:
+async def lock_clocks(session: AsyncSession, where: ColumnElement[bool]) -> list[ClockRecord]:
+    """Read and lock the clocks `where` holds, in id order: the order every path locks
+    clocks in (the consumer, a calendar change, the timer loop), so none deadlocks."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(clock_table).where(where).order_by(clock_table.c.id).with_for_update()
+    )
+    return [ClockRecord.from_row(row) for row in rows]
+
+
+async def write_clocks(session: AsyncSession, clocks: Collection[ClockRecord]) -> None:
+    """Insert new clocks and update changed ones, in one statement for the lot."""
+    if not clocks:
+        return
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(clock_table)
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[clock_table.c.id],
+            set_={name: statement.excluded[name] for name in CLOCK_COLUMNS if name != "id"},
+        ),
+        [clock.values() for clock in clocks],
+    )
+
+
+def clock_event(
+    data_class: type[EventData], clock: ClockRecord | Row[Any], **fields: Any
+) -> EventData:
     """A clock event payload carrying the fields every clock event shares."""
     return data_class(
         clock_id=clock.id,
@@ -95,7 +165,11 @@ _ENVELOPES: dict[type[EventData], type[Event[Any]]] = {}
 
 
 def envelope(
-    data: EventData, clock: Clock | Row[Any], *, event_id: UUID, caused_by: Event[Any] | None = None
+    data: EventData,
+    clock: ClockRecord | Row[Any],
+    *,
+    event_id: UUID,
+    caused_by: Event[Any] | None = None,
 ) -> Event[Any]:
     """Wrap a clock event, keyed by its complaint so a complaint's events stay in order."""
     data_class = type(data)
@@ -115,7 +189,7 @@ def envelope(
     )
 
 
-def deadline_set(clock: Clock, caused_by: Event[Any] | None = None) -> Event[Any]:
+def deadline_set(clock: ClockRecord, caused_by: Event[Any] | None = None) -> Event[Any]:
     """DeadlineSet for a clock's current due date; one id per revision, so replays dedupe."""
     data = clock_event(
         DeadlineSet,
@@ -131,13 +205,15 @@ def deadline_set(clock: Clock, caused_by: Event[Any] | None = None) -> Event[Any
     )
 
 
-def counted_due(clock: Clock, calendar: WorkingCalendar) -> date:
+def counted_due(clock: ClockRecord, calendar: WorkingCalendar) -> date:
     """A counted clock's due date: its working days, plus extensions, from its start."""
     assert clock.working_days is not None
     return calendar.add(clock.starts_on, clock.working_days + clock.extension_working_days)
 
 
-def timer_rows(clock: Clock, calendar: WorkingCalendar, policy: Policy) -> list[dict[str, Any]]:
+def timer_rows(
+    clock: ClockRecord, calendar: WorkingCalendar, policy: Policy
+) -> list[dict[str, Any]]:
     """The timers an open clock needs at its current revision."""
     if clock.state != ClockState.OPEN:
         return []
@@ -161,47 +237,70 @@ def timer_rows(clock: Clock, calendar: WorkingCalendar, policy: Policy) -> list[
     ]
 
 
-async def schedule(
-    session: AsyncSession, clocks: list[Clock], calendar: WorkingCalendar, policy: Policy
-) -> None:
-    """Store the timers of `clocks`; older revisions' timers will find themselves stale."""
-    rows = [row for clock in clocks for row in timer_rows(clock, calendar, policy)]
+async def schedule(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Store timers (see `timer_rows`); older revisions' timers will find themselves stale."""
     if rows:
         connection = await session.connection()
         insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        await connection.execute(insert(Timer).values(rows).on_conflict_do_nothing())
+        await connection.execute(insert(timer_table).on_conflict_do_nothing(), rows)
+
+
+@dataclass
+class ClockBatch:
+    """The clocks of every complaint in a run of events, locked for one transaction,
+    and what the events changed: written back, timers and all, in a statement each."""
+
+    policy: Policy
+    calendars: dict[UUID, WorkingCalendar]
+    clocks: dict[UUID, dict[UUID, ClockRecord]]
+    changed: dict[UUID, ClockRecord] = field(default_factory=dict)
+    timers: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event[Any]] = field(default_factory=list)
+
+    @classmethod
+    async def load(
+        cls, session: AsyncSession, causes: Sequence[Event[Any]], policy: Policy
+    ) -> ClockBatch:
+        """Lock the landlords' calendars, then the complaints' clocks in id order: the same
+        order as a calendar change and the timer loop take their locks, so none deadlocks."""
+        landlords = {cause.organisation_id for cause in causes}
+        await lock_calendars(session, landlords, exclusive=False)
+        connection = await session.connection()
+        complaints = {cause.subject for cause in causes}
+        found = await lock_clocks(
+            session, among(connection, clock_table.c.complaint_id, complaints)
+        )
+        clocks: dict[UUID, dict[UUID, ClockRecord]] = {complaint: {} for complaint in complaints}
+        for clock in found:
+            clocks[clock.complaint_id][clock.id] = clock
+        return cls(policy, await calendars_for(session, landlords), clocks)
+
+    def complaint(self, cause: Event[Any]) -> ComplaintClocks:
+        """The clocks of the complaint `cause` is about, to change for that event."""
+        return ComplaintClocks(
+            self, cause, self.calendars[cause.organisation_id], self.clocks[cause.subject]
+        )
+
+    async def write(self, session: AsyncSession) -> list[Event[Any]]:
+        """Store the changed clocks and their new timers; return the events to emit."""
+        await write_clocks(session, list(self.changed.values()))
+        await schedule(session, self.timers)
+        return self.events
 
 
 @dataclass
 class ComplaintClocks:
-    """The clocks of one complaint, locked for one event's transaction, and what changed."""
+    """The clocks of one complaint as one event changes them, within a `ClockBatch`."""
 
-    session: AsyncSession
+    batch: ClockBatch
     cause: Event[Any]
     calendar: WorkingCalendar
-    policy: Policy
-    clocks: dict[UUID, Clock]
+    clocks: dict[UUID, ClockRecord]
     events: list[Event[Any]] = field(default_factory=list)
-    changed: list[Clock] = field(default_factory=list)
+    changed: list[ClockRecord] = field(default_factory=list)
     started: set[UUID] = field(default_factory=set)
 
-    @classmethod
-    async def load(
-        cls, session: AsyncSession, cause: Event[Any], policy: Policy
-    ) -> ComplaintClocks:
-        """Lock the landlord's calendar, then the complaint's clocks in id order: the same
-        order as a calendar change and the timer loop take their locks, so none deadlocks."""
-        await lock_calendar(session, cause.organisation_id, exclusive=False)
-        found = await session.exec(
-            select(Clock)
-            .where(Clock.complaint_id == cause.subject)
-            .order_by(col(Clock.id))
-            .with_for_update()
-        )
-        calendar = await calendar_for(session, cause.organisation_id)
-        return cls(session, cause, calendar, policy, {clock.id: clock for clock in found})
-
-    def find(self, step: ClockStep, qualifier: object = None) -> Clock | None:
+    def find(self, step: ClockStep, qualifier: object = None) -> ClockRecord | None:
         """The complaint's clock for a step, if it was ever started."""
         return self.clocks.get(clock_id(self.cause.subject, step, qualifier))
 
@@ -219,11 +318,11 @@ class ComplaintClocks:
         handling_organisation_id: UUID,
         stage: Stage | None,
         qualifier: object = None,
-    ) -> Clock:
+    ) -> ClockRecord:
         """Start a clock due `working_days` after `starts_on`."""
         due_on = self.calendar.add(starts_on, working_days)
         return self._start(
-            Clock(
+            ClockRecord(
                 id=clock_id(self.cause.subject, step, qualifier),
                 complaint_id=self.cause.subject,
                 organisation_id=self.cause.organisation_id,
@@ -246,10 +345,10 @@ class ComplaintClocks:
         due_on: date,
         handling_organisation_id: UUID,
         stage: Stage,
-    ) -> Clock:
+    ) -> ClockRecord:
         """Start a clock to the date promised to the resident (7.3)."""
         return self._start(
-            Clock(
+            ClockRecord(
                 id=clock_id(self.cause.subject, step, item_id),
                 complaint_id=self.cause.subject,
                 organisation_id=self.cause.organisation_id,
@@ -263,10 +362,9 @@ class ComplaintClocks:
             )
         )
 
-    def _start(self, new: Clock) -> Clock:
+    def _start(self, new: ClockRecord) -> ClockRecord:
         existing = self.clocks.get(new.id)
         if existing is None:
-            self.session.add(new)
             self.clocks[new.id] = new
             self.started.add(new.id)
             self._changed(new)
@@ -281,7 +379,7 @@ class ComplaintClocks:
             self._changed(existing)
         return existing
 
-    def extend(self, stage: Stage, *, working_days: int, good_reason: bool) -> Clock | None:
+    def extend(self, stage: Stage, *, working_days: int, good_reason: bool) -> ClockRecord | None:
         """Move a stage's response date; flag a total past the Code's limit with no reason."""
         clock = self.find(RESPONSE_STEP[stage])
         if clock is None or clock.state != ClockState.OPEN:
@@ -323,6 +421,7 @@ class ComplaintClocks:
         clock.state, clock.completed_on = ClockState.MET, on
         clock.on_time = on <= clock.due_on
         clock.revision += 1
+        self.batch.changed[clock.id] = clock
         data = clock_event(DeadlineMet, clock, completed_on=on, on_time=clock.on_time)
         self.events.append(
             envelope(data, clock, event_id=derived_id("met", clock.id), caused_by=self.cause)
@@ -341,6 +440,7 @@ class ComplaintClocks:
                 continue
             clock.state, clock.cancel_reason = ClockState.CANCELLED, reason
             clock.revision += 1
+            self.batch.changed[clock.id] = clock
             data = clock_event(DeadlineCancelled, clock, reason=reason)
             self.events.append(
                 envelope(
@@ -348,12 +448,13 @@ class ComplaintClocks:
                 )
             )
 
-    def _changed(self, clock: Clock) -> None:
+    def _changed(self, clock: ClockRecord) -> None:
         if all(known.id != clock.id for known in self.changed):
             self.changed.append(clock)
+        self.batch.changed[clock.id] = clock
 
-    async def finish(self) -> list[Event[Any]]:
-        """Announce every started or moved clock and schedule its timers; return all events."""
+    def finish(self) -> None:
+        """Announce every started or moved clock and plan its timers, into the batch."""
         announced = [clock for clock in self.changed if clock.state == ClockState.OPEN]
         for clock in announced:
             if clock.id not in self.started:
@@ -361,20 +462,27 @@ class ComplaintClocks:
                 # A new date is a new chance: missing it is reported afresh.
                 clock.missed_at = None
             self.events.append(deadline_set(clock, self.cause))
-        await schedule(self.session, announced, self.calendar, self.policy)
-        return self.events
+            self.batch.timers += timer_rows(clock, self.calendar, self.batch.policy)
+        self.batch.events += self.events
 
 
 async def remember_calendar(
     session: AsyncSession, *, organisation_id: UUID, nation: Nation, days_off: list[date]
 ) -> WorkingCalendar:
     """Keep a landlord's calendar from its latest profile."""
-    await lock_calendar(session, organisation_id, exclusive=True)
-    await session.merge(
-        OrganisationCalendar(
-            organisation_id=organisation_id,
-            nation=nation,
-            days_off=[day.isoformat() for day in sorted(set(days_off))],
+    await lock_calendars(session, [organisation_id], exclusive=True)
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    row = {
+        "organisation_id": organisation_id,
+        "nation": nation.value,
+        "days_off": [day.isoformat() for day in sorted(set(days_off))],
+    }
+    statement = insert(calendar_table).values(row)
+    await connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[calendar_table.c.organisation_id],
+            set_={"nation": statement.excluded.nation, "days_off": statement.excluded.days_off},
         )
     )
     return WorkingCalendar(nation, days_off)
@@ -392,15 +500,13 @@ async def recount_open_clocks(
 
     Also makes a replay independent of how the organisations and complaints topics
     interleave: every open clock ends on the latest calendar either way."""
-    found = await session.exec(
-        select(Clock)
-        .where(
-            Clock.organisation_id == organisation_id,
-            Clock.state == ClockState.OPEN,
-            col(Clock.working_days).is_not(None),
-        )
-        .order_by(col(Clock.id))
-        .with_for_update()
+    found = await lock_clocks(
+        session,
+        and_(
+            clock_table.c.organisation_id == organisation_id,
+            clock_table.c.state == ClockState.OPEN.value,
+            clock_table.c.working_days.is_not(None),
+        ),
     )
     moved = []
     for clock in found:
@@ -413,5 +519,6 @@ async def recount_open_clocks(
         clock.missed_at = None
         clock.revision += 1
         moved.append(clock)
-    await schedule(session, moved, calendar, policy)
+    await write_clocks(session, moved)
+    await schedule(session, [row for clock in moved for row in timer_rows(clock, calendar, policy)])
     return [deadline_set(clock, cause) for clock in moved]

@@ -22,7 +22,6 @@ from sqlalchemy import Row, any_, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from putright.deadlines.models import (
-    Clock,
     ClockState,
     TimerKind,
     TimerOutcome,
@@ -38,7 +37,10 @@ from putright.deadlines.service import (
     counted_due,
     deadline_set,
     envelope,
+    lock_clocks,
     schedule,
+    timer_rows,
+    write_clocks,
 )
 from putright.deadlines.timekeeping import TimeSource
 from putright.shared.calendar import WorkingCalendar, local_date
@@ -125,13 +127,15 @@ class Firing:
 
     async def _next_update(self, clock_id: UUID) -> Event[Any]:
         """A resident update fell due: the clock repeats from that date (5.9)."""
-        clock = await self.session.get_one(Clock, clock_id)  # already locked by this batch
+        # Already locked by this batch; read whole, as the repeat changes most of it.
+        [clock] = await lock_clocks(self.session, clock_table.c.id == clock_id)
         calendar = await self.calendar(clock.organisation_id)
         clock.starts_on = clock.due_on
         clock.base_due_on = clock.due_on = counted_due(clock, calendar)
         clock.occurrence = (clock.occurrence or 0) + 1
         clock.revision += 1
-        await schedule(self.session, [clock], calendar, self.policy)
+        await write_clocks(self.session, [clock])
+        await schedule(self.session, timer_rows(clock, calendar, self.policy))
         return deadline_set(clock)
 
     async def record(self, stale: list[UUID]) -> None:
@@ -180,7 +184,7 @@ async def claim(session: AsyncSession, *, now: datetime, batch_size: int) -> lis
     return [Due(*row) for row in rows]
 
 
-async def lock_clocks(session: AsyncSession, clock_ids: set[UUID]) -> dict[UUID, Row[Any]]:
+async def lock_timed_clocks(session: AsyncSession, clock_ids: set[UUID]) -> dict[UUID, Row[Any]]:
     """Lock the timers' clocks in id order, as the consumer locks them, so neither deadlocks."""
     connection = await session.connection()
     rows = await connection.execute(
@@ -201,7 +205,7 @@ async def fire_due_timers(
         timers = await claim(session, now=now, batch_size=batch_size)
         if not timers:
             return 0
-        clocks = await lock_clocks(session, {timer.clock_id for timer in timers})
+        clocks = await lock_timed_clocks(session, {timer.clock_id for timer in timers})
         firing = Firing(session, now, policy)
         events, stale = [], []
         for timer in timers:
