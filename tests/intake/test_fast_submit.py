@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,3 +54,18 @@ async def test_unusual_requests_get_the_documented_answers(intake: Intake) -> No
         headers=landlord.headers,
     )
     assert elsewhere.status_code == 404
+
+
+async def test_a_streamed_oversized_body_is_refused(intake: Intake) -> None:
+    landlord = await intake.organisation()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 50_000
+
+    answer = await intake.client.post(
+        "/v1/complaints",
+        content=chunks(),
+        headers={**landlord.headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413
