@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from putright.letters.flows import Letters, register
 from putright.letters.models import ComplaintFile, Letter, metadata
@@ -48,11 +48,12 @@ async def test_a_batch_writes_files_and_letters_once(service_env: dict[str, Any]
         await consumer.process_batch([again, message(second, refused())]) == [Outcome.APPLIED] * 2
     )
 
-    async with runtime.sessions() as session:
-        letters = (
-            await session.exec(select(Letter).where(col(Letter.organisation_id) == landlord))
-        ).all()
+    async with runtime.unit_of_work() as session:
+        mine = col(Letter.organisation_id) == landlord
+        letters = (await session.exec(select(Letter).where(mine))).all()
         refreshed = await session.get(ComplaintFile, first)
+        # No other test's sender may pick these up: the database is shared.
+        await session.exec(delete(Letter).where(mine))
     kinds = sorted((letter.complaint_id == first, letter.kind) for letter in letters)
     assert kinds == sorted(
         [

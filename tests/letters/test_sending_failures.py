@@ -4,7 +4,7 @@ and an outage is retried with back-off, then reported, with nothing lost."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -98,7 +98,9 @@ class DiesOnSecondLetter:
 async def test_a_crash_mid_batch_resends_only_the_letter_in_flight(
     service_env: dict[str, Any], smtp_sink: SmtpSink
 ) -> None:
-    settings = settings_for(service_env, smtp_sink, profile_wait_seconds=0)
+    # The database is shared with other tests: these two letters are the oldest, and a
+    # batch takes exactly them.
+    settings = settings_for(service_env, smtp_sink, profile_wait_seconds=0, send_batch_size=2)
     runtime = Runtime("letters", settings, metadata)
     landlord, kind = uuid4(), LetterKind.RECEIPT
     async with runtime.unit_of_work() as session:
@@ -117,7 +119,7 @@ async def test_a_crash_mid_batch_resends_only_the_letter_in_flight(
                     recipient=f"resident{minute}@example.org",
                     subject="ignored",
                     facts=facts_for(kind).model_dump(mode="json"),
-                    created_at=utc_now() + timedelta(minutes=minute - 5),
+                    created_at=datetime(2000, 1, 1, tzinfo=UTC) + timedelta(minutes=minute),
                 )
             )
     letters = Letters(runtime, settings)
