@@ -351,11 +351,23 @@ PROJECTED: tuple[type[EventData], ...] = (
 """Every event type the projections use; others are ignored."""
 
 
+Projector = Callable[[Batch, Event[Any]], bool]
+# Which projector takes each event type, learnt from the first event of the type: a
+# rebuild folds a million events, and trying the projectors in turn was a third of it.
+_ROUTES: dict[type[EventData], Projector | None] = {}
+
+
 def collect(events: Iterable[Event[Any]], batch: Batch | None = None) -> Batch:
     """The rows a sequence of events produces, merged into `batch` (pure: no database)."""
     batch = batch if batch is not None else Batch()
     for event in events:
-        any(project(batch, event) for project in PROJECTORS)
+        kind = type(event.data)
+        if kind in _ROUTES:
+            project = _ROUTES[kind]
+            if project is not None:
+                project(batch, event)
+        else:
+            _ROUTES[kind] = next((p for p in PROJECTORS if p(batch, event)), None)
     return batch
 
 

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
@@ -80,12 +80,11 @@ def consumer_name(settings: ReportingSettings) -> str:
 
 @dataclass
 class Replay:
-    """Every event read so far, folded into rows, and what became of the records."""
+    """Events folded into rows, and what became of the records read."""
 
     batch: Batch = field(default_factory=Batch)
-    event_ids: dict[UUID, None] = field(default_factory=dict)
+    event_ids: dict[UUID, None] = field(default_factory=dict)  # an ordered set
     skipped: int = 0
-    ends: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 async def rebuild(
@@ -95,17 +94,19 @@ async def rebuild(
     (by default, when rebuilding the live schema) commits the replayed offsets for the
     live consumer group."""
     started = time.perf_counter()
-    engine = create_engine(settings.database_url, schema=schema, pool_size=2)
-    try:
-        await _create(engine, schema)
-        with _no_cycle_collection():
-            replay = await _replay(settings)
-            derive(replay.batch)
-        await _store(engine, schema, consumer_name(settings), replay)
-        if hand_over if hand_over is not None else schema == SERVICE:
-            await _hand_over(settings, replay.ends)
-    finally:
-        await engine.dispose()
+    ends = await _end_offsets(settings)
+    with _no_cycle_collection():
+        replay = await _replay(settings, ends)
+        batch = Batch({table: replay.batch.rows.get(table, {}) for table in PROJECTIONS})
+        derive(batch)
+        engine = create_engine(settings.database_url, schema=schema, pool_size=2)
+        try:
+            await _create(engine, schema)
+            await _store(engine, schema, consumer_name(settings), batch, replay.event_ids)
+        finally:
+            await engine.dispose()
+    if hand_over if hand_over is not None else schema == SERVICE:
+        await _hand_over(settings, ends)
     return RebuildReport(len(replay.event_ids), replay.skipped, time.perf_counter() - started)
 
 
@@ -132,6 +133,28 @@ async def _create(engine: AsyncEngine, schema: str) -> None:
         )
 
 
+async def _store(
+    engine: AsyncEngine, schema: str, consumer: str, batch: Batch, event_ids: Iterable[UUID]
+) -> None:
+    """Replace every projection's rows, and the live consumer's record of applied events,
+    in one transaction: a rebuild that fails leaves the previous rows in place."""
+    async with engine.begin() as connection:
+        names = ", ".join(table.name for table in PROJECTIONS)
+        await connection.execute(text(f"TRUNCATE {names}"))
+        await connection.execute(
+            delete(processed_event).where(processed_event.c.consumer == consumer)
+        )
+        for table in PROJECTIONS:
+            await _insert_all(connection, schema, table, list(batch.rows[table].values()))
+        at = utc_now()
+        await _insert_all(
+            connection,
+            schema,
+            processed_event,
+            [{"consumer": consumer, "event_id": key, "processed_at": at} for key in event_ids],
+        )
+
+
 async def _hand_over(settings: ReportingSettings, ends: dict[TopicPartition, int]) -> None:
     """Commit the replayed end offsets as the live consumer group's, so the service,
     restarted, carries on from there instead of re-reading (and skipping) everything."""
@@ -148,8 +171,35 @@ async def _hand_over(settings: ReportingSettings, ends: dict[TopicPartition, int
         await group.stop()
 
 
-async def _replay(settings: ReportingSettings) -> Replay:
-    partitions = await _partitions(settings)
+async def _end_offsets(settings: ReportingSettings) -> dict[TopicPartition, int]:
+    """Where each partition of each existing topic ends now: the replay stops there."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        topics = [settings.topics.topic(stream) for stream in REPLAY_ORDER]
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(item["topic"], partition["partition"])
+        for item in described
+        if item["error_code"] == 0
+        for partition in item["partitions"]
+    ]
+    if not partitions:
+        return {}
+    kafka = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await kafka.start()
+    try:
+        ends: dict[TopicPartition, int] = await kafka.end_offsets(partitions)
+    finally:
+        await kafka.stop()
+    return ends
+
+
+async def _replay(settings: ReportingSettings, ends: dict[TopicPartition, int]) -> Replay:
+    """Read every partition from its beginning to its end offset, topic by topic in
+    replay order, and fold the events into rows."""
     kafka = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
@@ -160,50 +210,22 @@ async def _replay(settings: ReportingSettings) -> Replay:
     await kafka.start()
     replay = Replay()
     try:
-        # Organisations first, so later logs read naturally; the result does not
-        # depend on the order (see projection's docstring).
         for stream in REPLAY_ORDER:
             topic = settings.topics.topic(stream)
-            if partitions.get(topic):
-                await _replay_topic(kafka, replay, settings, topic, partitions[topic])
+            partitions = [partition for partition in ends if partition.topic == topic]
+            if not partitions:
+                continue
+            kafka.assign(partitions)
+            await kafka.seek_to_beginning(*partitions)
+            read = 0
+            size = settings.rebuild_batch_size
+            while records := await _next_records(kafka, partitions, ends, size):
+                fold_records(replay, records)
+                read += len(records)
+                logger.info("rebuild: %s records read from %s", read, topic)
     finally:
         await kafka.stop()
     return replay
-
-
-async def _partitions(settings: ReportingSettings) -> dict[str, list[int]]:
-    """The partitions of each topic that exists (a stream never used has none)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        topics = [settings.topics.topic(stream) for stream in REPLAY_ORDER]
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    return {
-        item["topic"]: sorted(p["partition"] for p in item["partitions"])
-        for item in described
-        if item["error_code"] == 0
-    }
-
-
-async def _replay_topic(
-    kafka: AIOKafkaConsumer,
-    replay: Replay,
-    settings: ReportingSettings,
-    topic: str,
-    numbers: list[int],
-) -> None:
-    partitions = [TopicPartition(topic, number) for number in numbers]
-    kafka.assign(partitions)
-    await kafka.seek_to_beginning(*partitions)
-    ends = await kafka.end_offsets(partitions)
-    replay.ends.update(ends)
-    read = 0
-    while records := await _next_records(kafka, partitions, ends, settings.rebuild_batch_size):
-        fold_records(replay, records)
-        read += len(records)
-        logger.info("rebuild: %s records read from %s", read, topic)
 
 
 Record = tuple[bytes, Sequence[tuple[str, bytes]]]
@@ -298,30 +320,6 @@ def _nation_and_days_off(profile: Row | None) -> tuple[str, tuple[str, ...]]:
     return profile["nation"], tuple(profile["days_off"])
 
 
-async def _store(engine: AsyncEngine, schema: str, consumer: str, replay: Replay) -> None:
-    """Replace every projection's rows, and the live consumer's record of applied events,
-    in one transaction."""
-    async with engine.begin() as connection:
-        names = ", ".join(table.name for table in PROJECTIONS)
-        await connection.execute(text(f"TRUNCATE {names}"))
-        await connection.execute(
-            delete(processed_event).where(processed_event.c.consumer == consumer)
-        )
-        for table in PROJECTIONS:
-            rows = list(replay.batch.rows.get(table, {}).values())
-            await _insert_all(connection, schema, table, rows)
-        now = utc_now()
-        await _insert_all(
-            connection,
-            schema,
-            processed_event,
-            [
-                {"consumer": consumer, "event_id": event_id, "processed_at": now}
-                for event_id in replay.event_ids
-            ],
-        )
-
-
 async def _insert_all(
     connection: AsyncConnection, schema: str, table: Table, rows: list[Row]
 ) -> None:
@@ -334,11 +332,18 @@ async def _insert_all(
         blank = dict.fromkeys(names)
         await connection.execute(table.insert(), [blank | row for row in rows])
         return
-    documents = {column.name for column in table.columns if isinstance(column.type, JSON)}
-    records = [
-        tuple(json.dumps(row.get(name)) if name in documents else row.get(name) for name in names)
-        for row in rows
+    documents = [
+        index for index, column in enumerate(table.columns) if isinstance(column.type, JSON)
     ]
+    records = [tuple(map(row.get, names)) for row in rows]
+    if documents:
+        records = [
+            tuple(
+                json.dumps(value) if index in documents else value
+                for index, value in enumerate(record)
+            )
+            for record in records
+        ]
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, schema_name=schema, columns=names, records=records
