@@ -21,6 +21,7 @@ import asyncio
 import os
 import time
 import uuid
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -60,18 +61,17 @@ async def consume(url: str, events: int, batch: int, profile_to: str | None) -> 
         for n in range(events)
     ]
     profiler: Any = None
-    if profile_to:
-        from pyinstrument import Profiler  # noqa: PLC0415 - only when asked for
-
-        profiler = Profiler(interval=0.0005, async_mode="disabled")
+    if profile_to:  # pyinstrument is not a dependency: `uv run --with pyinstrument`
+        profiler = import_module("pyinstrument").Profiler(interval=0.0005, async_mode="disabled")
         profiler.start()
     started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, events, batch):
         await consumer.process_batch(messages[start : start + batch])
     elapsed, cpu_ms = time.perf_counter() - started, (time.process_time() - cpu) * 1000 / events
-    if profiler:
+    if profiler and profile_to:
         profiler.stop()
-        Path(profile_to).write_text(profiler.output_text(unicode=False, color=False))
+        report = profiler.output_text(unicode=False, color=False)
+        await asyncio.to_thread(Path(profile_to).write_text, report)
     async with runtime.engine.connect() as connection:
         written = (await connection.execute(select(func.count()).select_from(Letter))).scalar_one()
     assert written == events, f"{written} letters for {events} events"
