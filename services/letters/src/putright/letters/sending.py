@@ -72,6 +72,8 @@ logger = logging.getLogger(__name__)
 SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
 Clock = Callable[[], datetime]
 JOURNAL = LetterDelivery.__table__  # type: ignore[attr-defined]
+# Built once, so each acceptance only binds its values to a compiled, cached statement.
+JOURNAL_ACCEPTANCE = insert(JOURNAL)
 CRLF = "\r\n"
 
 
@@ -423,7 +425,7 @@ class Sender:
             self._attempt_failed(batch, letter, now, repr(error))
             return
         await journal.execute(
-            insert(JOURNAL).values(letter_id=letter.id, accepted_at=now, reply=str(reply)[:2000])
+            JOURNAL_ACCEPTANCE, {"letter_id": letter.id, "accepted_at": now, "reply": reply[:2000]}
         )
         batch.journalled.add(letter.id)
         self._done(batch, letter, LetterStatus.SENT, Delivery.EMAIL, now)
