@@ -26,7 +26,12 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No ping on checkout: SQLAlchemy's asyncpg ping is three round trips on every
+            # checkout of every relay round, consumer batch and request. After a database
+            # restart the first use of a dead connection fails once and the pool drops
+            # every older connection; the relay and consumers retry, a request gets a 503.
+            pool_pre_ping=False,
+            pool_recycle=300,
             connect_args={"server_settings": {"search_path": schema, "timezone": "UTC"}},
         )
     return create_async_engine(url)

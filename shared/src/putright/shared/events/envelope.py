@@ -8,6 +8,7 @@ Evolution rule: add optional fields to a payload freely; any other change is a n
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -80,7 +81,7 @@ def new_event(
 ) -> Event[DataT]:
     """Wrap a payload in an envelope, continuing the correlation chain of `caused_by`."""
     identity = event_id or uuid4()
-    envelope: Event[DataT] = Event[type(data)](  # type: ignore[misc, operator]
+    envelope: Event[DataT] = envelope_class(type(data))(
         id=identity,
         type=data.full_type(),
         source=source,
@@ -115,7 +116,14 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event[EventData]:
     data_class = EventData.registry.get(str(document.get("type")))
     if data_class is None:
         raise UnknownEventTypeError(f"unknown event type {document.get('type')!r}")
-    return Event[data_class].model_validate(document)  # type: ignore[valid-type]
+    return envelope_class(data_class).model_validate(document)
+
+
+@functools.cache
+def envelope_class(data_class: type[EventData]) -> type[Event[Any]]:
+    """`Event[data_class]`, looked up once: pydantic's own lookup costs more than a
+    small envelope's validation."""
+    return Event[data_class]  # type: ignore[valid-type]
 
 
 def _load(raw: bytes | str) -> dict[str, Any]:
