@@ -235,8 +235,8 @@ async def main() -> None:
     parser.add_argument("--fire", type=int, default=1_000_000)
     parser.add_argument("--replicas", type=int, default=2, help="processes, as pods would be")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--lag-timers", type=int, default=20_000)
-    parser.add_argument("--lag-rate", type=float, default=2_000, help="timers falling due per s")
+    parser.add_argument("--lag-timers", type=int, default=10_000)
+    parser.add_argument("--lag-rate", type=float, default=500, help="timers falling due per s")
     arguments = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL", DeadlinesSettings().database_url)

@@ -1,12 +1,14 @@
-"""Which timers a clock gets, and when they fire (UK local midnight, summer time included)."""
+"""Which timers a clock gets, when they fire (UK local midnight, summer time included),
+and how long the timer loop waits between claims."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 from putright.deadlines.models import ClockRecord, ClockState, TimerKind
 from putright.deadlines.service import Policy, timer_rows
+from putright.deadlines.timers import SHORTEST_PAUSE_SECONDS, pause
 from putright.shared.calendar import WorkingCalendar
 from putright.shared.events import ClockStep
 
@@ -67,3 +69,12 @@ def test_a_stopped_clock_needs_no_timers() -> None:
     done = clock(date(2023, 3, 6), date(2023, 3, 13))
     done.state = ClockState.MET
     assert plan(done) == {}
+
+
+def test_the_loop_waits_until_the_next_timer_falls_due_at_most_a_poll() -> None:
+    now = datetime(2023, 3, 6, 12, tzinfo=UTC)
+    assert pause(now, now + timedelta(milliseconds=300), poll_seconds=1.0) == 0.3
+    assert pause(now, now + timedelta(hours=1), poll_seconds=1.0) == 1.0
+    assert pause(now, None, poll_seconds=1.0) == 1.0
+    # Due already but held by another replica's batch: a short wait, not a spin.
+    assert pause(now, now - timedelta(seconds=5), poll_seconds=1.0) == SHORTEST_PAUSE_SECONDS

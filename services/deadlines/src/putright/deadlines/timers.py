@@ -233,10 +233,42 @@ async def count_due(runtime: Runtime, *, now: datetime) -> int:
     return int(result.scalar_one())
 
 
+async def next_due(runtime: Runtime) -> datetime | None:
+    """When the soonest unfired timer falls due (the first entry of the pending index)."""
+    async with runtime.sessions() as session:
+        connection = await session.connection()
+        result = await connection.execute(
+            select(timer_table.c.fire_at)
+            .where(timer_table.c.fired_at.is_(None))
+            .order_by(timer_table.c.fire_at)
+            .limit(1)
+        )
+    upcoming: datetime | None = result.scalar()
+    # SQLite keeps no offset; fire times are stored in UTC.
+    return upcoming.replace(tzinfo=UTC) if upcoming and upcoming.tzinfo is None else upcoming
+
+
+# The shortest wait between claims: a timer already due but held by another replica's
+# batch must not make this one spin.
+SHORTEST_PAUSE_SECONDS = 0.05
+
+
+def pause(now: datetime, upcoming: datetime | None, *, poll_seconds: float) -> float:
+    """Seconds to wait before the next claim: until the soonest timer falls due, but no
+    longer than the poll interval (a timer scheduled meanwhile may fall due sooner)."""
+    if upcoming is None:
+        return poll_seconds
+    until = (upcoming - now).total_seconds()
+    return min(poll_seconds, max(until, SHORTEST_PAUSE_SECONDS))
+
+
 async def run_timers(
     runtime: Runtime, time: TimeSource, *, policy: Policy, batch_size: int, poll_seconds: float
 ) -> None:
-    """Fire due timers for the life of the service; a failed batch is retried next poll."""
+    """Fire due timers for the life of the service; a failed batch is retried next poll.
+
+    Between claims it sleeps until the soonest pending timer falls due (at most the
+    poll interval), so a timer fires within a batch's time of falling due, not a poll's."""
     while True:
         try:
             fired = await fire_due_timers(
@@ -246,8 +278,11 @@ async def run_timers(
             raise
         except Exception:
             logger.warning("firing timers failed; will retry", exc_info=True)
-            fired = 0
+            await asyncio.sleep(poll_seconds)
+            continue
         if fired < batch_size:
+            wait = poll_seconds
             with contextlib.suppress(Exception):
                 TIMERS_DUE.set(await count_due(runtime, now=time.now()))
-            await asyncio.sleep(poll_seconds)
+                wait = pause(time.now(), await next_due(runtime), poll_seconds=poll_seconds)
+            await asyncio.sleep(wait)
