@@ -102,6 +102,17 @@ complaint = Table(
     Index("complaint_org_s2_responded", "organisation_id", "s2_responded_on"),
 )
 
+# Each stage's acknowledgement (an unacknowledged response acknowledges when sent)
+# decides the period of the timeliness view's acknowledgement rows.
+for _stage in (1, 2):
+    Index(
+        f"complaint_org_s{_stage}_acknowledged",
+        complaint.c.organisation_id,
+        func.coalesce(
+            complaint.c[f"s{_stage}_acknowledged_on"], complaint.c[f"s{_stage}_responded_on"]
+        ),
+    )
+
 extension = Table(
     "extension",
     metadata,

@@ -97,14 +97,22 @@ async def rebuild(
     ends = await _end_offsets(settings)
     with _no_cycle_collection():
         replay = await _replay(settings, ends)
+        read = time.perf_counter()
         batch = Batch({table: replay.batch.rows.get(table, {}) for table in PROJECTIONS})
         derive(batch)
+        derived = time.perf_counter()
         engine = create_engine(settings.database_url, schema=schema, pool_size=2)
         try:
             await _create(engine, schema)
             await _store(engine, schema, consumer_name(settings), batch, replay.event_ids)
         finally:
             await engine.dispose()
+    logger.info(
+        "rebuild: read and folded in %.1f s, derived in %.1f s, stored in %.1f s",
+        read - started,
+        derived - read,
+        time.perf_counter() - derived,
+    )
     if hand_over if hand_over is not None else schema == SERVICE:
         await _hand_over(settings, ends)
     return RebuildReport(len(replay.event_ids), replay.skipped, time.perf_counter() - started)
