@@ -113,19 +113,24 @@ def smtp_sink(arrivals: Arrivals, port: int) -> Any:
         controller.stop()
 
 
-async def effects(connection: asyncpg.Connection, references: set[str]) -> dict[str, int]:
-    """How many of the posted complaints each downstream service has acted on."""
-    posted = list(references)
-    return {
-        "deadline stored": await connection.fetchval(
-            "SELECT count(DISTINCT c.complaint_id) FROM deadlines.clock c "
-            "JOIN intake.complaint i ON i.id = c.complaint_id WHERE i.reference = ANY($1)",
-            posted,
-        ),
-        "register updated": await connection.fetchval(
-            "SELECT count(*) FROM reporting.complaint WHERE reference = ANY($1)", posted
-        ),
-    }
+EFFECT_QUERIES = {
+    "deadline stored": "SELECT i.reference FROM intake.complaint i WHERE i.reference = ANY($1) "
+    "AND EXISTS (SELECT 1 FROM deadlines.clock c WHERE c.complaint_id = i.id)",
+    "register updated": "SELECT reference FROM reporting.complaint WHERE reference = ANY($1)",
+}
+
+
+async def effects(
+    connection: asyncpg.Connection, pending: dict[str, set[str]], total: int
+) -> dict[str, int]:
+    """How many of the posted complaints each downstream service has acted on. Only the
+    references still pending are asked about, so polling stays cheap for the database
+    (whose CPU the bench reports) as the run goes on."""
+    for effect, query in EFFECT_QUERIES.items():
+        if pending[effect]:
+            done = await connection.fetch(query, list(pending[effect]))
+            pending[effect].difference_update(row[0] for row in done)
+    return {effect: total - len(pending[effect]) for effect in EFFECT_QUERIES}
 
 
 async def consumer_lag(bootstrap: str, prefix: str) -> dict[str, int]:
@@ -184,9 +189,10 @@ async def wait_for_effects(
     """Poll until every posted complaint has all its effects; the time it happened."""
     connection = await asyncpg.connect(stack.dsn)
     deadline = time.perf_counter() + timeout
+    pending = {effect: set(references) for effect in EFFECT_QUERIES}
     try:
         while True:
-            counts = await effects(connection, references)
+            counts = await effects(connection, pending, len(references))
             counts["email received"] = sum(1 for ref in references if ref in arrivals.first)
             now = time.perf_counter()
             if all(count >= len(references) for count in counts.values()) or now > deadline:
