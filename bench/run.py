@@ -79,6 +79,7 @@ SCRIPTS = (
         targets={"rendered": ">= 5,000/s"},
     ),
     Script("letters", "send_rate.py", quick=("--letters", "100")),
+    Script("letters", "consume_rate.py", quick=("--events", "500")),
     Script(
         "reporting",
         "rebuild_and_views.py",
