@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -31,7 +30,6 @@ from putright.shared.events import (
     Delivery,
     EscalationRefused,
     Event,
-    EventData,
     ExtensionNotified,
     LetterBlocked,
     LetterKind,
@@ -42,7 +40,7 @@ from putright.shared.events import (
     Stage2Responded,
 )
 from putright.shared.events.deadlines import ClockStep
-from putright.shared.events.envelope import DataT, utc_now
+from putright.shared.events.envelope import DataT, envelope_class, utc_now
 from putright.shared.events.values import (
     ContactPreference,
     LetterFormat,
@@ -238,7 +236,7 @@ class Letters:
 
 def letter_event(letter: Letter, data: DataT) -> Event[DataT]:
     """An event about a letter, in the correlation chain of the event that caused it."""
-    envelope: Event[DataT] = envelope_of(type(data))(
+    envelope: Event[DataT] = envelope_class(type(data))(
         type=data.full_type(),
         source=SOURCE,
         subject=letter.complaint_id,
@@ -248,13 +246,6 @@ def letter_event(letter: Letter, data: DataT) -> Event[DataT]:
         data=data,
     )
     return envelope
-
-
-@cache
-def envelope_of(data_type: type[EventData]) -> type[Event[Any]]:
-    """The envelope class of one event type, kept: pydantic holds its parametrised
-    generics only weakly, and rebuilding one costs more than the rest of a send."""
-    return Event[data_type]  # type: ignore[valid-type]
 
 
 async def remember_organisation(session: AsyncSession, event: Event[Any]) -> None:
