@@ -28,7 +28,8 @@ pytestmark = pytest.mark.connected
 
 
 def stream() -> list[Event[Any]]:
-    """Two landlords' complaints interleaved, each one's steps in order, a calendar between."""
+    """Two landlords' complaints interleaved, each one's steps in order, calendar changes
+    between that move open clocks."""
     landlord, closing = uuid4(), uuid4()
     action = uuid4()
     first, second, third = Complaint(landlord), Complaint(landlord), Complaint(closing)
@@ -38,7 +39,10 @@ def stream() -> list[Event[Any]]:
         first.acknowledged(date(2023, 1, 3)),
         second.received(date(2022, 5, 30)),
         first.extended(date(2023, 1, 16), 12, update_interval=4),
+        # A run of calendar changes: two landlords, one of them twice.
         profile(closing, closure_days=[date(2022, 12, 29)]),
+        profile(landlord, closure_days=[date(2023, 1, 4)]),
+        profile(closing, closure_days=[date(2022, 12, 29), date(2023, 1, 3)]),
         first.extended(date(2023, 1, 17), 3),
         second.event(ComplaintWithdrawn(withdrawn_at=at(date(2022, 6, 1)))),
         first.responded(date(2023, 2, 1), actions={action: date(2023, 3, 1)}),
@@ -100,6 +104,14 @@ async def test_a_batch_leaves_what_one_event_at_a_time_leaves(
         for app in apps:
             await app.state.runtime.engine.dispose()
     assert len(expected["clocks"]) == 9
+    # The calendar changes moved open clocks of both landlords.
+    profiles = {str(event.id) for event in events if event.type.startswith("uk.putright.org")}
+    moved = {
+        payload["organisation_id"]
+        for *_, payload in expected["events"]
+        if payload["causation_id"] in profiles
+    }
+    assert len(moved) == 2
     assert found == expected
 
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from putright.deadlines.models import ClockRecord
 from putright.deadlines.rules import RESPONSE_STEP, WORKING_DAYS
 from putright.deadlines.service import (
     ClockBatch,
     ComplaintClocks,
     Policy,
-    recount_open_clocks,
+    deadline_set,
+    lock_calendars,
+    lock_open_counted_clocks,
+    recount,
     remember_calendar,
+    schedule,
+    timer_rows,
+    write_clocks,
 )
 from putright.shared.calendar import local_date
 from putright.shared.consumer import Consumer
@@ -182,19 +190,30 @@ COMPLAINT_EVENTS = (
 def register(consumer: Consumer, runtime: Runtime, policy: Policy) -> None:
     """Subscribe the clock flows to the organisations and complaints streams."""
 
-    @consumer.on(OrganisationProfile)
-    async def change_calendar(session: AsyncSession, event: Event[Any]) -> None:
-        profile: OrganisationProfile = event.data
-        calendar = await remember_calendar(
-            session,
-            organisation_id=event.subject,
-            nation=profile.nation,
-            days_off=[*profile.closure_days, *profile.extra_holidays],
-        )
-        moved = await recount_open_clocks(
-            session, organisation_id=event.subject, calendar=calendar, policy=policy, cause=event
-        )
-        await runtime.emit(session, *moved)
+    @consumer.on_batch(OrganisationProfile)
+    async def change_calendars(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        # Every landlord's lock, then every open counted clock, each in one statement and
+        # in order, so a run of profiles cannot deadlock with the consumer or the timers.
+        landlords = {event.subject for event in events}
+        await lock_calendars(session, landlords, exclusive=True)
+        clocks = await lock_open_counted_clocks(session, landlords)
+        moved: dict[UUID, ClockRecord] = {}
+        timers, announced = [], []
+        for event in events:
+            profile: OrganisationProfile = event.data
+            calendar = await remember_calendar(
+                session,
+                organisation_id=event.subject,
+                nation=profile.nation,
+                days_off=[*profile.closure_days, *profile.extra_holidays],
+            )
+            for clock in recount(clocks[event.subject], calendar):
+                moved[clock.id] = clock
+                timers += timer_rows(clock, calendar, policy)
+                announced.append(deadline_set(clock, event))
+        await write_clocks(session, list(moved.values()))
+        await schedule(session, timers)
+        await runtime.emit(session, *announced)
 
     @consumer.on_batch(*COMPLAINT_EVENTS)
     async def change_clocks(session: AsyncSession, events: Sequence[Event[Any]]) -> None:

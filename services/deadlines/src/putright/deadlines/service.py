@@ -469,8 +469,7 @@ class ComplaintClocks:
 async def remember_calendar(
     session: AsyncSession, *, organisation_id: UUID, nation: Nation, days_off: list[date]
 ) -> WorkingCalendar:
-    """Keep a landlord's calendar from its latest profile."""
-    await lock_calendars(session, [organisation_id], exclusive=True)
+    """Keep a landlord's calendar from its latest profile (under its exclusive lock)."""
     connection = await session.connection()
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     row = {
@@ -488,28 +487,32 @@ async def remember_calendar(
     return WorkingCalendar(nation, days_off)
 
 
-async def recount_open_clocks(
-    session: AsyncSession,
-    *,
-    organisation_id: UUID,
-    calendar: WorkingCalendar,
-    policy: Policy,
-    cause: Event[Any],
-) -> list[Event[Any]]:
-    """Recount a landlord's open counted clocks on a changed calendar; announce those that move.
-
-    Also makes a replay independent of how the organisations and complaints topics
-    interleave: every open clock ends on the latest calendar either way."""
+async def lock_open_counted_clocks(
+    session: AsyncSession, organisation_ids: Collection[UUID]
+) -> dict[UUID, list[ClockRecord]]:
+    """Lock the landlords' open counted clocks (one statement, id order), by landlord."""
+    connection = await session.connection()
     found = await lock_clocks(
         session,
         and_(
-            clock_table.c.organisation_id == organisation_id,
+            among(connection, clock_table.c.organisation_id, organisation_ids),
             clock_table.c.state == ClockState.OPEN.value,
             clock_table.c.working_days.is_not(None),
         ),
     )
-    moved = []
+    by_landlord: dict[UUID, list[ClockRecord]] = {landlord: [] for landlord in organisation_ids}
     for clock in found:
+        by_landlord[clock.organisation_id].append(clock)
+    return by_landlord
+
+
+def recount(clocks: list[ClockRecord], calendar: WorkingCalendar) -> list[ClockRecord]:
+    """Recount open counted clocks on a changed calendar; returns those whose date moved.
+
+    Also makes a replay independent of how the organisations and complaints topics
+    interleave: every open clock ends on the latest calendar either way."""
+    moved = []
+    for clock in clocks:
         due_on = counted_due(clock, calendar)
         if due_on == clock.due_on:
             continue
@@ -519,6 +522,4 @@ async def recount_open_clocks(
         clock.missed_at = None
         clock.revision += 1
         moved.append(clock)
-    await write_clocks(session, moved)
-    await schedule(session, [row for clock in moved for row in timer_rows(clock, calendar, policy)])
-    return [deadline_set(clock, cause) for clock in moved]
+    return moved
