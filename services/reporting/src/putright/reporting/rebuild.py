@@ -5,9 +5,9 @@ it had when the rebuild started, folding the events through the same projectors 
 live consumer uses into rows held in memory (one per complaint, clock, letter...).
 It then derives what the live consumer derives (extension totals, working-day
 counts, numpy over whole arrays) and, in one transaction, empties the projection
-tables (never the report sections landlords wrote) and writes every row once: with
-COPY on PostgreSQL, a multi-row INSERT elsewhere. A rebuild that fails leaves the
-previous rows untouched. The event ids are recorded for the live consumer and those
+tables (never the report sections landlords wrote) and writes each table once with
+COPY (the rebuild is for PostgreSQL). A rebuild that fails leaves the previous rows
+untouched. The event ids are recorded for the live consumer and those
 end offsets committed as its group's, so when the service starts again it carries on
 from where the rebuild stopped and skips anything applied twice. Stop the service
 (scale it to zero) while rebuilding the live schema; `--schema` rebuilds into a shadow
@@ -155,11 +155,12 @@ async def _store(
         for table in PROJECTIONS:
             await _insert_all(connection, schema, table, list(batch.rows[table].values()))
         at = utc_now()
-        await _insert_all(
+        await _copy(
             connection,
             schema,
             processed_event,
-            [{"consumer": consumer, "event_id": key, "processed_at": at} for key in event_ids],
+            [(consumer, key, at) for key in event_ids],
+            names=["consumer", "event_id", "processed_at"],
         )
 
 
@@ -331,27 +332,31 @@ def _nation_and_days_off(profile: Row | None) -> tuple[str, tuple[str, ...]]:
 async def _insert_all(
     connection: AsyncConnection, schema: str, table: Table, rows: list[Row]
 ) -> None:
-    """Insert rows into an empty table: COPY on PostgreSQL (no statement per row, no
-    parameters to bind), a multi-row INSERT elsewhere."""
-    if not rows:
-        return
+    """Insert rows (dicts, absent columns null) into an empty table."""
     names = [column.name for column in table.columns]
-    if connection.dialect.name != "postgresql":
-        blank = dict.fromkeys(names)
-        await connection.execute(table.insert(), [blank | row for row in rows])
-        return
-    documents = [
-        index for index, column in enumerate(table.columns) if isinstance(column.type, JSON)
-    ]
     records = [tuple(map(row.get, names)) for row in rows]
+    # COPY takes a json column as its text.
+    documents = {i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)}
     if documents:
         records = [
-            tuple(
-                json.dumps(value) if index in documents else value
-                for index, value in enumerate(record)
-            )
+            tuple(json.dumps(v) if i in documents else v for i, v in enumerate(record))
             for record in records
         ]
+    await _copy(connection, schema, table, records, names=names)
+
+
+async def _copy(
+    connection: AsyncConnection,
+    schema: str,
+    table: Table,
+    records: list[tuple[Any, ...]],
+    *,
+    names: list[str],
+) -> None:
+    """Insert records (values in the order of `names`) into an empty table with COPY:
+    no statement per row, no parameters to bind."""
+    if not records:
+        return
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, schema_name=schema, columns=names, records=records
