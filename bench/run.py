@@ -79,7 +79,9 @@ SCRIPTS = (
         targets={"rendered": ">= 5,000/s"},
     ),
     Script("letters", "send_rate.py", quick=("--letters", "100")),
+    Script("deadlines", "consumer.py", quick=("--complaints", "1000")),
     Script("letters", "consume_rate.py", quick=("--events", "500")),
+    Script("reporting", "consumer_cpu.py", quick=("--complaints", "1000")),
     Script(
         "reporting",
         "rebuild_and_views.py",
