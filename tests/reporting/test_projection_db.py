@@ -11,10 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 
 from putright.reporting.models import complaint
-from putright.reporting.projection import apply, defer
+from putright.reporting.projection import apply
 from putright.reporting.rebuild import consumer_name, rebuild
 from putright.reporting.settings import ReportingSettings
-from putright.shared.db import create_engine, session_maker
+from putright.shared.db import create_engine
 from putright.shared.events import OrganisationKind, OrganisationProfile
 from putright.shared.topics import Stream
 from tests.reporting.conftest import publish
@@ -64,34 +64,6 @@ async def test_a_new_closure_day_recounts_the_landlords_complaints(
     # Applying the same events again (a replay) changes nothing.
     await _apply(settings, data.events)
     assert await _ack_working_days(settings, complaint_id) == 5
-
-
-async def test_events_deferred_in_a_transaction_are_written_when_it_commits_and_only_then(
-    service_env: dict[str, Any],
-) -> None:
-    settings = ReportingSettings(**service_env)
-    data = Dataset(service_env["topic_prefix"])
-    landlord = data.organisation("Council", OrganisationKind.LANDLORD, 10, [d("2024-06-04")])
-    complaint_id = data.complaint(landlord, local(d("2024-06-03")))
-    data.acknowledge(complaint_id, landlord, d("2024-06-06"))
-    engine = create_engine(settings.database_url, schema="reporting", pool_size=1)
-    sessions = session_maker(engine)
-    try:
-        # As the live consumer does: every event of a Kafka batch in one transaction.
-        async with sessions() as session:
-            await session.begin()
-            for event in data.events:
-                defer(session, event)
-            await session.rollback()
-        assert await _ack_working_days(settings, complaint_id) is None
-
-        async with sessions() as session, session.begin():
-            for event in data.events:
-                defer(session, event)
-    finally:
-        await engine.dispose()
-    # 5 and 6 June: the landlord's profile, in the same batch, closed it on the 4th.
-    assert await _ack_working_days(settings, complaint_id) == 2
 
 
 async def test_a_rebuild_hands_its_end_offsets_to_the_live_consumer_group(

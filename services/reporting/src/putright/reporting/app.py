@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -35,7 +35,7 @@ from putright.reporting.periods import (
     reporting_year,
     reporting_year_of,
 )
-from putright.reporting.projection import PROJECTED, calendar_for, defer, warm_calendars
+from putright.reporting.projection import PROJECTED, apply, calendar_for, warm_calendars
 from putright.reporting.reports import Section, Viewer
 from putright.reporting.settings import ReportingSettings
 from putright.shared.calendar import local_date
@@ -121,9 +121,9 @@ def create_app(
         description="Projects every stream into reporting's read models.",
     )
 
-    @consumer.on(*PROJECTED)
-    async def project(session: AsyncSession, event: Event[Any]) -> None:
-        defer(session, event)
+    @consumer.on_batch(*PROJECTED)
+    async def project(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        await apply(await session.connection(), events)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -20,9 +20,7 @@ from uuid import UUID
 
 import numpy as np
 from sqlalchemy import Connection, Table, bindparam, func, select, update
-from sqlalchemy.event import listen
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from putright.reporting.models import (
     clock,
@@ -411,27 +409,6 @@ async def apply(connection: AsyncConnection, events: Iterable[Event[Any]]) -> No
     """Project a batch of events and recompute what they change, in the caller's transaction."""
     batch = collect(events)
     await connection.run_sync(write, batch)
-
-
-PENDING = "putright.reporting.pending"
-
-
-def defer(session: AsyncSession, event: Event[Any]) -> None:
-    """Project `event` with the rest of the session's transaction: the events of one
-    Kafka batch are merged and written together just before the transaction commits
-    (one upsert per table, one count of working days), not one event at a time."""
-    pending: Batch | None = session.info.get(PENDING)
-    if pending is None:
-        pending = session.info[PENDING] = Batch()
-        listen(session.sync_session, "before_commit", _write_pending, once=True)
-    collect([event], pending)
-
-
-def _write_pending(session: Session) -> None:
-    # A sync event inside AsyncSession's commit: SQL runs here as it does in `run_sync`.
-    pending: Batch | None = session.info.pop(PENDING, None)
-    if pending is not None:
-        write(session.connection(), pending)
 
 
 def write(connection: Connection, batch: Batch) -> None:
