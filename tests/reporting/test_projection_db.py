@@ -10,12 +10,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 
-from putright.reporting.models import complaint
+from putright.reporting.models import complaint, letter
 from putright.reporting.projection import apply
 from putright.reporting.rebuild import consumer_name, rebuild
 from putright.reporting.settings import ReportingSettings
 from putright.shared.db import create_engine
 from putright.shared.events import OrganisationKind, OrganisationProfile
+from putright.shared.events.letters import LetterBlocked, LetterDeliveryFailed, LetterKind
 from putright.shared.topics import Stream
 from tests.reporting.conftest import publish
 from tests.reporting.dataset import Dataset, d, local
@@ -106,3 +107,44 @@ async def test_a_rebuild_hands_its_end_offsets_to_the_live_consumer_group(
     # One profile on the organisations topic; a receipt and an acknowledgement on the
     # complaints topic: the live service resumes after them, whatever the partitions.
     assert committed == {topics[0]: 1, topics[1]: 2}
+
+
+async def test_a_later_letter_event_keeps_the_items_a_blocked_letter_lacked(
+    service_env: dict[str, Any],
+) -> None:
+    settings = ReportingSettings(**service_env)
+    data = Dataset(service_env["topic_prefix"])
+    landlord = data.id("landlord")
+    complaint_id = data.complaint(landlord, local(d("2024-06-03")))
+    letter_id, caused_by = data.id("letter"), data.events[-1].id
+    blocked = LetterBlocked(
+        letter_id=letter_id,
+        kind=LetterKind.STAGE1_RESPONSE,
+        caused_by_event_id=caused_by,
+        missing_items=["e: remedy"],
+    )
+    failed = LetterDeliveryFailed(
+        letter_id=letter_id,
+        kind=LetterKind.STAGE1_RESPONSE,
+        caused_by_event_id=caused_by,
+        attempts=3,
+        last_error="timeout",
+    )
+    data.emit(blocked, complaint_id, landlord)
+    await _apply(settings, data.events)
+    # The later event arrives in a batch of its own, as an upsert over the stored row.
+    data.emit(failed, complaint_id, landlord)
+    await _apply(settings, data.events[-1:])
+
+    engine = create_engine(settings.database_url, schema="reporting", pool_size=1)
+    async with engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                select(letter.c.missing_items, letter.c.failed_on).where(
+                    letter.c.letter_id == letter_id
+                )
+            )
+        ).one()
+    await engine.dispose()
+    assert stored.missing_items == ["e: remedy"]
+    assert stored.failed_on is not None

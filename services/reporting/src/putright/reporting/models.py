@@ -180,7 +180,9 @@ letter = Table(
     Column("sent_on", Date),
     Column("blocked_on", Date),
     Column("failed_on", Date),
-    Column("missing_items", JSON),
+    # None binds as SQL NULL, not JSON 'null', so the upsert's COALESCE keeps the items
+    # a blocked letter recorded when a later event of the same letter carries none.
+    Column("missing_items", JSON(none_as_null=True)),
     Index("letter_org", "organisation_id"),
 )
 

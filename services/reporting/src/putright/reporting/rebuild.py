@@ -335,11 +335,14 @@ async def _insert_all(
     """Insert rows (dicts, absent columns null) into an empty table."""
     names = [column.name for column in table.columns]
     records = [tuple(map(row.get, names)) for row in rows]
-    # COPY takes a json column as its text.
+    # COPY takes a json column as its text; an absent document stays SQL NULL.
     documents = {i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)}
     if documents:
         records = [
-            tuple(json.dumps(v) if i in documents else v for i, v in enumerate(record))
+            tuple(
+                json.dumps(v) if i in documents and v is not None else v
+                for i, v in enumerate(record)
+            )
             for record in records
         ]
     await _copy(connection, schema, table, records, names=names)
