@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,12 @@ from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTPUTF8
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 from jinja2 import TemplateError
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,6 +78,7 @@ JOURNAL = LetterDelivery.__table__  # type: ignore[attr-defined]
 # Built once, so each acceptance only binds its values to a compiled, cached statement.
 JOURNAL_ACCEPTANCE = insert(JOURNAL)
 CRLF = "\r\n"
+RECIPIENT_ACCEPTED = (aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward)
 
 
 @dataclass(frozen=True)
@@ -122,13 +126,29 @@ class SmtpMailer:
 
     @staticmethod
     async def _send_on(client: aiosmtplib.SMTP, email: OutgoingEmail) -> str:
-        _, reply = await client.sendmail(
-            email.sender,
-            list(email.recipients),
-            email.data,
-            mail_options=["SMTPUTF8"] if email.smtputf8 else None,
-        )
-        return reply
+        """One mail transaction, as `SMTP.sendmail` runs it but with each address parsed
+        once per process rather than three times per message (a tenth of a send's CPU)."""
+        encoding = "utf-8" if email.smtputf8 else "ascii"
+        options = [b"SMTPUTF8"] if email.smtputf8 else []
+        if client.supports_extension("size"):
+            options.insert(0, f"SIZE={len(email.data)}".encode())
+        try:
+            reply = await client.execute_command(
+                b"MAIL", b"FROM:" + quoted(email.sender).encode(encoding), *options
+            )
+            if reply.code != aiosmtplib.SMTPStatus.completed:
+                raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, email.sender)
+            for recipient in email.recipients:
+                reply = await client.execute_command(
+                    b"RCPT", b"TO:" + quoted(recipient).encode(encoding)
+                )
+                if reply.code not in RECIPIENT_ACCEPTED:
+                    raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
+            return (await client.data(email.data)).message
+        except aiosmtplib.SMTPResponseException:
+            with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+                await client.rset()  # leave the connection ready for the next letter
+            raise
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
@@ -141,7 +161,15 @@ class SmtpMailer:
             timeout=self.settings.smtp_timeout_seconds,
         )
         await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()  # MAIL is sent directly, so greet before it
         return client
+
+
+@lru_cache(maxsize=4096)
+def quoted(address: str) -> str:
+    """An address as MAIL and RCPT take it, checked by aiosmtplib's own parser."""
+    return quote_address(address)
 
 
 def header_text(value: str) -> str:
