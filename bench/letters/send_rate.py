@@ -7,6 +7,7 @@ PostgreSQL (`source .local/env`); Kafka is not used (events stay in the outbox).
 Also reports the bare SMTP rate (aiosmtplib to the sink, no database) for comparison.
 
 Run: `source .local/env && uv run python bench/letters/send_rate.py [--letters 500]`
+(on uvloop, as the service runs; `--loop asyncio` for the standard loop)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import socket
 import time
 import uuid
 
+import uvloop
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -126,14 +128,27 @@ async def sender_rate(
     return letters / elapsed, cpu_ms, kernel_ms
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--letters", type=int, default=500)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument(
         "--kind", type=LetterKind, default=LetterKind.STAGE1_RESPONSE, help="letter kind sent"
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop (the service runs on uvloop: `python -m putright.letters serve`)",
+    )
     arguments = parser.parse_args()
+    if arguments.loop == "uvloop":
+        uvloop.run(measure(arguments))
+    else:
+        asyncio.run(measure(arguments))
+
+
+async def measure(arguments: argparse.Namespace) -> None:
     server_url = os.environ.get("DATABASE_URL")
     if not server_url:
         raise SystemExit("set DATABASE_URL (source .local/env)")
@@ -177,4 +192,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
