@@ -8,11 +8,11 @@ from uuid import UUID, uuid4
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from putright.reporting.models import complaint, letter
 from putright.reporting.projection import apply
-from putright.reporting.rebuild import consumer_name, rebuild
+from putright.reporting.rebuild import consumer_name, create_tables, rebuild
 from putright.reporting.settings import ReportingSettings
 from putright.shared.db import create_engine
 from putright.shared.events import OrganisationKind, OrganisationProfile
@@ -148,3 +148,36 @@ async def test_a_later_letter_event_keeps_the_items_a_blocked_letter_lacked(
     await engine.dispose()
     assert stored.missing_items == ["e: remedy"]
     assert stored.failed_on is not None
+
+
+async def test_a_rebuild_leaves_every_index_and_key_as_it_found_them(
+    service_env: dict[str, Any],
+) -> None:
+    settings = ReportingSettings(**service_env)
+    data = Dataset(service_env["topic_prefix"])
+    landlord = data.organisation("Council", OrganisationKind.LANDLORD, 10, [])
+    data.complaint(landlord, local(d("2024-06-03")))
+    await publish(settings, data.events)
+    schema = f"reporting_{uuid4().hex[:8]}"
+    engine = create_engine(settings.database_url, schema=schema, pool_size=1)
+
+    async def definitions() -> set[tuple[str, str]]:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :schema"),
+                {"schema": schema},
+            )
+            return {(row.indexname, row.indexdef) for row in found}
+
+    try:
+        await create_tables(engine, schema)
+        created = await definitions()
+        # The rebuild drops them to load the rows and builds them again: twice, so the
+        # second one also drops and builds over rows already there.
+        await rebuild(settings, schema=schema)
+        await rebuild(settings, schema=schema)
+        assert await definitions() == created
+        assert any(name == "processed_event_pkey" for name, _ in created)
+        assert any(name == "complaint_org_received" for name, _ in created)
+    finally:
+        await engine.dispose()
