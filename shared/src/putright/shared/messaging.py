@@ -43,7 +43,13 @@ def record_lag(name: str, kafka: Any, batch: Sequence[Any]) -> None:
 
 
 def subscribe(
-    broker: KafkaBroker, consumer: Consumer, *topics: str, description: str, batch_size: int = 200
+    broker: KafkaBroker,
+    consumer: Consumer,
+    *topics: str,
+    description: str,
+    batch_size: int = 200,
+    fetch_wait_ms: int = 500,
+    fetch_min_bytes: int = 1,
 ) -> None:
     """Feed `topics` to `consumer` in its own consumer group, in batches of up to
     `batch_size`, committing offsets only after the consumer's database transaction
@@ -76,6 +82,8 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=batch_size,
+        fetch_max_wait_ms=fetch_wait_ms,
+        fetch_min_bytes=fetch_min_bytes,
         auto_offset_reset="earliest",
         title=consumer.name,
         description=description,

@@ -125,6 +125,8 @@ class Runtime:
             *(self.settings.topics.topic(stream) for stream in streams),
             description=description,
             batch_size=self.settings.consumer_batch_size,
+            fetch_wait_ms=self.settings.consumer_fetch_wait_ms,
+            fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
         )
         return consumer
 

@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = "putright"
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_batch_size: int = Field(default=200, ge=1)
+    # How long the broker may hold a fetch to fill it: fewer, fuller batches under load
+    # (cheaper per event for the consumer and the broker) at up to this much latency.
+    consumer_fetch_wait_ms: int = Field(default=50, ge=0)
+    consumer_fetch_min_bytes: int = Field(default=65536, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1)
