@@ -21,8 +21,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
-from email.policy import default
+from email.header import decode_header, make_header
 from typing import Any
 
 import asyncpg
@@ -46,6 +45,9 @@ from bench.intake_http import (
 )
 
 REFERENCE = re.compile(r"C-[0-9A-F]{10}")
+SUBJECT = re.compile(
+    rb"^Subject:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE
+)
 SERVICES = ("intake", "deadlines", "letters", "reporting")
 
 
@@ -94,12 +96,23 @@ class Arrivals:
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         """Record the arrival and accept the message."""
-        headers = BytesHeaderParser(policy=default).parsebytes(envelope.content)
-        match = REFERENCE.search(str(headers.get("Subject", "")))
+        match = REFERENCE.search(subject_of(envelope.content))
         if match:
             self.first.setdefault(match.group(), time.perf_counter())
         self.emails += 1
         return "250 OK"
+
+
+def subject_of(content: bytes) -> str:
+    """The decoded Subject of an email, reading only its header block: the sink shares the
+    machine with the services, and parsing each whole message with the `default` policy
+    cost it about 0.65 ms of CPU per email."""
+    headers = content.split(b"\r\n\r\n", 1)[0]
+    found = SUBJECT.search(headers)
+    if found is None:
+        return ""
+    unfolded = re.sub(rb"\r\n[ \t]+", b" ", found.group(1)).decode("ascii", "replace")
+    return str(make_header(decode_header(unfolded)))
 
 
 @contextlib.contextmanager
