@@ -28,7 +28,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from sqlalchemy import JSON, Table, delete, text
@@ -302,61 +302,68 @@ async def _replay(settings: ReportingSettings, ends: dict[TopicPartition, int]) 
     return replay
 
 
-Record = tuple[bytes, Sequence[tuple[str, bytes]]]
-
-
 async def _next_records(
     kafka: AIOKafkaConsumer,
     partitions: list[TopicPartition],
     ends: dict[TopicPartition, int],
     size: int,
-) -> list[Record]:
-    """Up to `size` records (value and headers) from before the end offsets."""
-    records: list[Record] = []
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Up to about `size` records from before the end offsets."""
+    records: list[ConsumerRecord[bytes, bytes]] = []
     while len(records) < size:
         remaining = [p for p in partitions if await kafka.position(p) < ends[p]]
         if not remaining:
             break
         fetched = await kafka.getmany(*remaining, timeout_ms=1000, max_records=size)
-        records += [
-            (record.value, record.headers)
-            for batch in fetched.values()
-            for record in batch
-            if record.offset < ends[TopicPartition(record.topic, record.partition)]
-        ]
+        for partition, batch in fetched.items():
+            end = ends[partition]
+            # Whole batches before the end, the common case, need no test per record.
+            if batch and batch[-1].offset < end:
+                records += batch
+            else:
+                records += [record for record in batch if record.offset < end]
     return records
 
 
-def fold_records(replay: Replay, records: list[Record]) -> None:
+def fold_records(replay: Replay, records: list[ConsumerRecord[bytes, bytes]]) -> None:
     """Parse records and fold them into the replay's rows; unreadable ones are counted,
     not facts (the live consumer dead-lettered them)."""
     events: list[Event[Any]] = []
-    for value, headers in records:
+    for record in records:
         try:
-            events.append(parse_record(value, headers))
+            events.append(parse_record(record.value, record.headers))
         except (ValidationError, UnknownEventTypeError, ValueError, AttributeError):
             replay.skipped += 1
     collect(events, replay.batch)
-    replay.event_ids.update(dict.fromkeys(event.id for event in events))
+    replay.event_ids.update(dict.fromkeys([event.id for event in events]))
 
 
 @cache
-def _envelope(event_type: str) -> type[Event[Any]] | None:
-    """The typed envelope of a current event type; None for a type this build lacks."""
+def _envelope(header: bytes) -> tuple[str, type[Event[Any]]] | None:
+    """The type a `ce_type` header names and its typed envelope, for a current event
+    type; None for a type this build lacks or one that older versions upcast to."""
+    event_type = header.decode()
     data_class = EventData.registry.get(event_type)
-    return Event[data_class] if data_class else None  # type: ignore[valid-type]
+    if data_class is None or event_type in UPCASTERS:
+        return None
+    return event_type, Event[data_class]  # type: ignore[valid-type]
 
 
 def parse_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> Event[Any]:
     """An event from a Kafka record: validated straight from its bytes when the outbox's
     `ce_type` header names a current type (no `json.loads` into dicts first), otherwise
     by `parse_event`, which upcasts old versions."""
-    named = next((raw.decode() for key, raw in headers if key == "ce_type"), None)
-    envelope = _envelope(named) if named and named not in UPCASTERS else None
-    if envelope is not None:
+    for key, header in headers:
+        if key == "ce_type":
+            named = _envelope(header)
+            break
+    else:
+        named = None
+    if named is not None:
+        event_type, envelope = named
         with suppress(ValidationError):  # e.g. a header that disagrees with the body
             event = envelope.model_validate_json(value)
-            if event.type == named:
+            if event.type == event_type:
                 return event
     return parse_event(value.decode())
 
