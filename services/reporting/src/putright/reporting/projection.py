@@ -582,8 +582,9 @@ def count_working_days(
             known = ~(np.isnat(starts) | np.isnat(ends))
             days = np.zeros(len(indexes), dtype=np.int64)
             days[known] = calendar.count_many(starts[known], ends[known])
-            for position, index in enumerate(indexes):
-                counts[index][name] = int(days[position]) if known[position] else None
+            # Python lists, not numpy scalars one at a time: a tenth of the cost per row.
+            for index, count, counted in zip(indexes, days.tolist(), known.tolist(), strict=True):
+                counts[index][name] = count if counted else None
     return counts
 
 
