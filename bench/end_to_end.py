@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import time
@@ -25,7 +26,6 @@ from email.header import decode_header, make_header
 from typing import Any
 
 import asyncpg
-import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
@@ -33,6 +33,7 @@ from aiosmtpd.controller import Controller
 from bench.common import Figure, percentile
 from bench.intake_http import (
     COMPLAINT,
+    Poster,
     Stack,
     cpu_seconds,
     free_port,
@@ -279,31 +280,44 @@ async def sustained(
 async def paced(
     stack: Stack, arrivals: Arrivals, port: int, token: str, *, seconds: float, rate: float
 ) -> list[Figure]:
-    """(b): POST-to-email latency with complaints sent open-loop at `rate` per second."""
+    """(b): POST-to-email latency with complaints sent open-loop at `rate` per second,
+    each on an idle kept-alive connection (a new one when all are busy)."""
     due: dict[str, float] = {}
     failures = 0
-    headers = {"Authorization": f"Bearer {token}"}
+    body = json.dumps(COMPLAINT).encode()
+    idle: list[Poster] = []
 
-    async def post(client: httpx.AsyncClient, scheduled: float) -> None:
+    async def post(scheduled: float) -> None:
         nonlocal failures
+        poster = (
+            idle.pop()
+            if idle
+            else Poster(
+                "127.0.0.1", port, "/v1/complaints", {"Authorization": f"Bearer {token}"}, body
+            )
+        )
         try:
-            response = await client.post("/v1/complaints", json=COMPLAINT, headers=headers)
-        except httpx.HTTPError:
+            async with asyncio.timeout(30):
+                status, answer = await poster.post()
+        except (OSError, EOFError, TimeoutError, ValueError, IndexError):
+            poster.close()
             failures += 1
             return
-        if response.status_code != 201:
+        idle.append(poster)
+        if status != 201:
             failures += 1
             return
-        due[response.json()["reference"]] = scheduled
+        due[json.loads(answer)["reference"]] = scheduled
 
-    async with http_client(port, 256) as client:
-        began = time.perf_counter()
-        tasks = []
-        for index in range(int(seconds * rate)):
-            scheduled = began + index / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(post(client, scheduled)))
-        await asyncio.gather(*tasks)
+    began = time.perf_counter()
+    tasks = []
+    for index in range(int(seconds * rate)):
+        scheduled = began + index / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        tasks.append(asyncio.create_task(post(scheduled)))
+    await asyncio.gather(*tasks)
+    for poster in idle:
+        poster.close()
     await wait_for_effects(stack, arrivals, set(due), timeout=60)
     latencies = [arrivals.first[ref] - sent for ref, sent in due.items() if ref in arrivals.first]
     area = "end to end"

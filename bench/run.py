@@ -135,12 +135,18 @@ def figures_in(script: Script, output: str) -> list[Figure]:
             name = f"rebuild from {rebuild['events']} events"
             figures.append(Figure(script.area, name, float(rebuild["seconds"]), "s", "< 60 s"))
         elif found := FIGURE_LINE.match(line):
-            name = found["name"].strip()
+            name, unit = found["name"].strip(), found["unit"]
+            # A rate target belongs to the rate, not to the CPU line of the same name.
             target = next(
-                (goal for prefix, goal in script.targets.items() if name.startswith(prefix)), ""
+                (
+                    goal
+                    for prefix, goal in script.targets.items()
+                    if name.startswith(prefix) and goal.endswith("/s") == unit.endswith("/s")
+                ),
+                "",
             )
             value = float(found["value"].replace(",", ""))
-            figures.append(Figure(script.area, name, value, found["unit"], target))
+            figures.append(Figure(script.area, name, value, unit, target))
     return figures
 
 
