@@ -159,6 +159,22 @@ async def test_each_event_brings_its_letter_to_the_right_person(
         assert by_message_id[escalation[1]["message_id"]]["To"] == "sam@example.org"
 
 
+async def test_a_new_letter_is_sent_without_waiting_for_the_senders_poll(
+    service_env: dict[str, Any], smtp_sink: SmtpSink, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    landlord, complaint = uuid4(), uuid4()
+    # The sender polls far less often than the test waits: only the consumer's wake-up
+    # can get the receipt out in time.
+    settings = settings_for(service_env, smtp_sink, send_poll_seconds=600, profile_wait_seconds=0)
+    async with (
+        letters_service(settings),
+        Publisher(kafka_bootstrap, topic_prefix) as publish,
+    ):
+        await publish.about(complaint, landlord, received("PR-10", resident=resident()))
+        emails = await smtp_sink.wait_for(1, timeout=60)
+    assert "PR-10" in str(emails[0]["Subject"])
+
+
 async def test_the_same_event_twice_sends_one_email(
     service_env: dict[str, Any], smtp_sink: SmtpSink, kafka_bootstrap: str, topic_prefix: str
 ) -> None:

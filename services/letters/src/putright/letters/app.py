@@ -38,6 +38,14 @@ def create_app(
     )
     register(consumer, letters)
     sender = Sender(runtime, settings, letters, mailer=mailer or SmtpMailer(settings), clock=clock)
+    wake_relay = consumer.after_commit
+
+    def after_commit() -> None:
+        # New letters are due at once: wake the sender as well as the outbox relay.
+        wake_relay()
+        sender.wake()
+
+    consumer.after_commit = after_commit
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

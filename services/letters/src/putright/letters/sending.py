@@ -352,6 +352,7 @@ class Sender:
         self.letters = letters
         self.mailer = mailer
         self.clock = clock
+        self._letters_stored = asyncio.Event()
 
     async def run(self) -> None:
         """Send due letters for the life of the service."""
@@ -364,7 +365,19 @@ class Sender:
                 raise
             except Exception:
                 logger.warning("sending letters failed; will retry", exc_info=True)
-            await asyncio.sleep(self.settings.send_poll_seconds)
+            await self._wait_for_letters()
+
+    def wake(self) -> None:
+        """Tell the sender new letters are stored, so it need not wait for its next poll."""
+        self._letters_stored.set()
+
+    async def _wait_for_letters(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that arrives as the wake-up fires.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.send_poll_seconds):
+                await self._letters_stored.wait()
+        self._letters_stored.clear()
 
     async def send_due(self) -> int:
         """Deal with a batch of due letters; returns how many (0 when none is due)."""
