@@ -41,7 +41,7 @@ test: setup infra lint typecheck
 	source $(LOCAL_ENV) && uv run pytest
 
 # Figures, not tests: measures Putright and the bare Kafka/PostgreSQL it runs on, then
-# rewrites docs/benchmarks.md (about 15 minutes; pass BENCH_ARGS=--quick to try it out).
+# rewrites docs/benchmarks.md (about 10 minutes; pass BENCH_ARGS=--quick to try it out).
 bench:
 	uv sync --frozen --quiet
 	bash deploy/local/up.sh
