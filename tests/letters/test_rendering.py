@@ -299,3 +299,12 @@ def test_an_override_outside_the_overridable_blocks_is_refused(
 def test_an_override_cannot_escape_the_sandbox() -> None:
     with pytest.raises(SecurityError):
         rendered(LetterKind.RECEIPT, layout={"footer": "{{ ''.__class__.__mro__ }}"})
+
+
+def test_the_sandbox_checks_each_attribute_of_a_type_it_has_seen() -> None:
+    """The sandbox remembers its answer per type and attribute, not per type."""
+    safe = {"footer": "<p>{{ letterhead.name.upper() }}</p>"}
+    assert "YOUR LANDLORD" in rendered(LetterKind.RECEIPT, layout=safe).html
+    with pytest.raises(SecurityError):
+        rendered(LetterKind.RECEIPT, layout={"footer": "{{ letterhead.name.__class__ }}"})
+    assert "YOUR LANDLORD" in rendered(LetterKind.RECEIPT, layout=safe).html

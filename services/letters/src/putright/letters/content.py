@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -69,8 +70,10 @@ SUBJECTS = {
 }
 
 
+@lru_cache(maxsize=4096)
 def long_date(value: date) -> str:
-    """A date as residents write it, e.g. 5 December 2026."""
+    """A date as residents write it, e.g. 5 December 2026 (remembered: strftime is slow
+    and a letter shows the same few dates)."""
     return f"{value.day} {value:%B %Y}"
 
 
