@@ -15,13 +15,14 @@ from __future__ import annotations
 from pydantic import ValidationError
 from starlette.datastructures import State
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from putright.intake.auth import Scope as KeyScope
 from putright.intake.complaints import ComplaintSubmission, NewComplaint, new_complaint
 from putright.intake.directory import Directory
 from putright.intake.errors import NotFound, RuleViolation
 from putright.intake.group_commit import GroupCommit
+from putright.intake.middleware import read_body, replay
 
 PATH = "/v1/complaints"
 HANDED_OVER = "putright.handed_over"
@@ -47,10 +48,10 @@ class FastSubmit:
         self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
+        body = await read_body(receive)
         answer = await self._accept(scope["app"].state, scope, body)
         if answer is None:
-            await self.router({**scope, HANDED_OVER: True}, _replay(body), send)
+            await self.router({**scope, HANDED_OVER: True}, replay(body), send)
             return
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
         await send({"type": "http.response.start", "status": 201, "headers": headers})
@@ -87,27 +88,3 @@ class FastSubmit:
 def fast_submit_route(router: ASGIApp) -> FastSubmitRoute:
     """The route to put first in `router`, which answers whatever it hands over."""
     return FastSubmitRoute(PATH, FastSubmit(router), methods=["POST"], include_in_schema=False)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive

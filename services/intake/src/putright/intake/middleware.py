@@ -94,7 +94,7 @@ class RequestGuard:
                 {"detail": [{"loc": ["header", "Idempotency-Key"], "msg": "1 to 200 characters"}]},
             )
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         caller = hashlib.sha256(
             headers.get(b"authorization", b"") + b"|" + headers.get(b"x-admin-token", b"")
         ).hexdigest()
@@ -165,14 +165,6 @@ class RequestGuard:
     ) -> None:
         status = 500
         chunks: list[bytes] = []
-        replayed = False
-
-        async def receive_once() -> Message:
-            nonlocal replayed
-            if replayed:
-                return {"type": "http.disconnect"}
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -185,7 +177,7 @@ class RequestGuard:
         table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
         where = (table.c.caller == caller, table.c.key == key)
         try:
-            await self.app(scope, receive_once, capture)
+            await self.app(scope, replay(body), capture)
         finally:
             async with self.engine.begin() as connection:
                 if status >= 500:
@@ -198,10 +190,27 @@ class RequestGuard:
                     )
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, however many messages it came in."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def replay(body: bytes) -> Receive:
+    """A `receive` that hands an already-read body to the next app once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
