@@ -6,11 +6,20 @@ Benchmarks report figures; they assert nothing. Each returns `Figure`s that
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import subprocess
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from putright.shared.migrations import upgrade
 
 
 @dataclass(frozen=True)
@@ -57,3 +66,24 @@ def machine() -> str:
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
         f"Kafka {kafka}, {postgres or 'PostgreSQL'}"
     )
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(service: str) -> AsyncIterator[str]:
+    """A database of the run's own on the server `DATABASE_URL` names, with `service`'s
+    migrations applied, dropped afterwards; yields its URL."""
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        raise SystemExit("set DATABASE_URL (source .local/env)")
+    name = f"putright_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade(f"putright.{service}", url=url, schema=service)
+        yield url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()

@@ -18,21 +18,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 from importlib import import_module
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
+from bench.common import scratch_database
 from putright.letters.flows import Letters, register
 from putright.letters.models import Letter, metadata
 from putright.letters.settings import LettersSettings
 from putright.shared.consumer import Origin
-from putright.shared.migrations import upgrade
 from putright.shared.runtime import Runtime
 from putright.shared.topics import Stream
 from tests.letters.samples import envelope, profile, received, resident
@@ -86,21 +83,8 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="events per Kafka batch")
     parser.add_argument("--profile", default=None)
     arguments = parser.parse_args()
-    server_url = os.environ.get("DATABASE_URL")
-    if not server_url:
-        raise SystemExit("set DATABASE_URL (source .local/env)")
-    name = f"putright_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade("putright.letters", url=url, schema="letters")
+    async with scratch_database("letters") as url:
         await consume(url, arguments.events, arguments.batch, arguments.profile)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 if __name__ == "__main__":

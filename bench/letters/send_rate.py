@@ -26,11 +26,9 @@ import time
 import uuid
 
 import uvloop
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col, select
 
+from bench.common import scratch_database
 from putright.letters.flows import Letters, letter_id, message_id
 from putright.letters.models import Letter, metadata
 from putright.letters.sending import OutgoingEmail, Sender, SmtpMailer
@@ -38,7 +36,6 @@ from putright.letters.settings import LettersSettings
 from putright.shared.events import LetterKind
 from putright.shared.events.envelope import utc_now
 from putright.shared.events.values import Stage
-from putright.shared.migrations import upgrade
 from putright.shared.runtime import Runtime
 from tests.letters.samples import facts_for
 
@@ -149,9 +146,6 @@ def main() -> None:
 
 
 async def measure(arguments: argparse.Namespace) -> None:
-    server_url = os.environ.get("DATABASE_URL")
-    if not server_url:
-        raise SystemExit("set DATABASE_URL (source .local/env)")
     port = free_port()
     sink = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -164,31 +158,28 @@ async def measure(arguments: argparse.Namespace) -> None:
         "aiosmtpd.handlers.Sink",
     )
     await wait_for_port(port)
-    name = f"putright_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
-        await upgrade("putright.letters", url=url, schema="letters")
-        settings = LettersSettings(
-            database_url=url, smtp_host="127.0.0.1", smtp_port=port, profile_wait_seconds=0
-        )
-        bare = await bare_smtp_rate(settings, arguments.letters)
-        print(f"bare SMTP (no database):   {bare:8.0f} emails/s")
-        for workers in arguments.workers:
-            rate, cpu_ms, kernel_ms = await sender_rate(
-                settings, arguments.letters, workers, arguments.kind
-            )
-            print(f"sender, {workers} worker(s):     {rate:8.0f} letters/s ({arguments.kind})")
-            print(f"sender, {workers} worker(s), CPU per letter: {cpu_ms:8.2f} ms")
-            print(f"sender, {workers} worker(s), kernel CPU per letter: {kernel_ms:8.2f} ms")
+        async with scratch_database("letters") as url:
+            await send_all(url, port, arguments)
     finally:
         sink.terminate()
         await sink.wait()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+
+
+async def send_all(url: str, port: int, arguments: argparse.Namespace) -> None:
+    """The bare SMTP rate, then the sender's with each number of workers asked for."""
+    settings = LettersSettings(
+        database_url=url, smtp_host="127.0.0.1", smtp_port=port, profile_wait_seconds=0
+    )
+    bare = await bare_smtp_rate(settings, arguments.letters)
+    print(f"bare SMTP (no database):   {bare:8.0f} emails/s")
+    for workers in arguments.workers:
+        rate, cpu_ms, kernel_ms = await sender_rate(
+            settings, arguments.letters, workers, arguments.kind
+        )
+        print(f"sender, {workers} worker(s):     {rate:8.0f} letters/s ({arguments.kind})")
+        print(f"sender, {workers} worker(s), CPU per letter: {cpu_ms:8.2f} ms")
+        print(f"sender, {workers} worker(s), kernel CPU per letter: {kernel_ms:8.2f} ms")
 
 
 if __name__ == "__main__":

@@ -25,15 +25,14 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import scratch_database
 from bench.reporting.rebuild_and_views import complaint_events, say
 from putright.reporting.app import create_app
 from putright.reporting.rebuild import consumer_name
 from putright.reporting.settings import ReportingSettings
 from putright.shared.events import Event, OrganisationKind, OrganisationProfile, new_event
-from putright.shared.migrations import upgrade
 from tests.reporting.conftest import publish
 
 
@@ -86,25 +85,13 @@ async def measure(settings: ReportingSettings, complaints: int) -> None:
 
 async def main(complaints: int) -> None:
     """Run on a fresh database and fresh topics."""
-    server_url = os.environ["DATABASE_URL"]
-    run = uuid.uuid4().hex[:8]
-    database = f"putright_bench_{run}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{database}"'))
-    url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
-    settings = ReportingSettings(
-        database_url=url,
-        topic_prefix=f"bench{run}",
-        kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-    )
-    try:
-        await upgrade("putright.reporting", url=url, schema="reporting")
+    async with scratch_database("reporting") as url:
+        settings = ReportingSettings(
+            database_url=url,
+            topic_prefix=f"bench{uuid.uuid4().hex[:8]}",
+            kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        )
         await measure(settings, complaints)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 if __name__ == "__main__":

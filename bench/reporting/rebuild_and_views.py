@@ -14,6 +14,12 @@ database and topics (named after a random run id) and drops the database at the 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script: the bench's shared helpers live in the repository's `bench` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import argparse
 import asyncio
 import json
@@ -21,7 +27,6 @@ import logging
 import os
 import random
 import statistics
-import sys
 import time
 import uuid
 import zlib
@@ -31,10 +36,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import scratch_database
 from putright.reporting.app import create_app
 from putright.reporting.rebuild import rebuild
 from putright.reporting.settings import ReportingSettings
@@ -62,7 +66,6 @@ from putright.shared.events.values import (
     Stage,
     StageResponse,
 )
-from putright.shared.migrations import upgrade
 from putright.shared.topics import stream_of
 
 CATEGORIES = ["repairs", "anti-social behaviour", "damp and mould", "estate services", "rent"]
@@ -508,37 +511,24 @@ async def bench_rebuild(settings: ReportingSettings, events: int) -> None:
 
 async def main(events: int, complaints: int) -> None:
     """Run both benchmarks on a fresh database and fresh topics."""
-    server_url = os.environ["DATABASE_URL"]
-    run = uuid.uuid4().hex[:8]
-    database = f"putright_bench_{run}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{database}"'))
-    url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
-    settings = ReportingSettings(
-        database_url=url,
-        topic_prefix=f"bench{run}",
-        kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-    )
-    try:
-        await upgrade("putright.reporting", url=url, schema="reporting")
+    async with scratch_database("reporting") as url:
+        settings = ReportingSettings(
+            database_url=url,
+            topic_prefix=f"bench{uuid.uuid4().hex[:8]}",
+            kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        )
         if events:
             await bench_rebuild(settings, events)
-        if not complaints:
-            return
-        landlord = uuid.uuid4()
-        started = time.perf_counter()
-        await load_register(url, landlord, complaints)
-        say(
-            f"loaded {complaints:,} register rows for one landlord in "
-            f"{time.perf_counter() - started:.1f}s"
-        )
-        say("VIEWS over one landlord's complaints:")
-        await time_views(settings, landlord)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
-        await admin.dispose()
+        if complaints:
+            landlord = uuid.uuid4()
+            started = time.perf_counter()
+            await load_register(url, landlord, complaints)
+            say(
+                f"loaded {complaints:,} register rows for one landlord in "
+                f"{time.perf_counter() - started:.1f}s"
+            )
+            say("VIEWS over one landlord's complaints:")
+            await time_views(settings, landlord)
 
 
 if __name__ == "__main__":
