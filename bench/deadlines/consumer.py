@@ -12,20 +12,24 @@ Run: `source .local/env && uv run python bench/deadlines/consumer.py [--complain
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script: the bench's shared helpers live in the repository's `bench` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import argparse
 import asyncio
-import contextlib
 import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import scratch_database
 from putright.deadlines.app import create_app
 from putright.deadlines.settings import DeadlinesSettings
 from putright.shared.events import (
@@ -38,7 +42,6 @@ from putright.shared.events import (
 )
 from putright.shared.events.values import Channel, Resident
 from putright.shared.messaging import create_broker
-from putright.shared.migrations import upgrade
 from putright.shared.topics import Topics, stream_of
 
 SCHEMA = "deadlines"
@@ -136,16 +139,9 @@ async def main() -> None:
     parser.add_argument("--profile", help="write a pyinstrument HTML profile here")
     arguments = parser.parse_args()
 
-    server = os.environ.get("DATABASE_URL", DeadlinesSettings().database_url)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    name = f"putright_bench_{uuid.uuid4().hex[:10]}"
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade("putright.deadlines", url=url, schema=SCHEMA)
+    async with scratch_database(SCHEMA) as url:
         await publish(bootstrap, Topics(prefix), events(arguments.landlords, arguments.complaints))
         settings = DeadlinesSettings(
             database_url=url,
@@ -167,11 +163,6 @@ async def main() -> None:
         print(f"complaints: {arguments.complaints:,} across {arguments.landlords} landlords")
         print(f"consumer CPU per complaint: {cpu / arguments.complaints * 1000:.2f} ms")
         print(f"consumed and relayed: {arguments.complaints / wall:,.0f} complaints/s")
-    finally:
-        with contextlib.suppress(Exception):
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 if __name__ == "__main__":
